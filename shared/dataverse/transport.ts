@@ -60,8 +60,10 @@ export function headerValue(headers: HeaderSource | null | undefined, name: stri
 export function transportFacts(transport: TransportInfo | undefined): TransportFacts {
   const properties = transport?.applicationProperties ?? undefined;
   const headers = transport?.headers ?? undefined;
+  // The Functions host camelCases the keys of trigger metadata, so the property arrives as `messageMaxSizeExceeded`.
   const sizeFlag =
     properties?.[DATAVERSE_PROPERTIES.messageMaxSizeExceeded] ??
+    properties?.messageMaxSizeExceeded ??
     headerValue(headers, DATAVERSE_HEADERS.messageSizeExceeded);
   const organization =
     properties?.[DATAVERSE_PROPERTIES.organization] ?? headerValue(headers, DATAVERSE_HEADERS.organization);

@@ -405,6 +405,13 @@ describe('readContext: transport facts', () => {
     expect(fromHeaders.messageMaxSizeExceeded).toBe(false);
   });
 
+  it('reads the size flag under the camelCased name the Functions host passes in trigger metadata', () => {
+    const context = readContext(JSON.stringify(rawContext()), {
+      applicationProperties: { messageMaxSizeExceeded: 'True' },
+    });
+    expect(context.messageMaxSizeExceeded).toBe(true);
+  });
+
   it('treats "false" and "0" flags as not exceeded, and an unusable organization as unknown', () => {
     const context = readContext(JSON.stringify(rawContext()), {
       applicationProperties: {
