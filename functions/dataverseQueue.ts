@@ -1,0 +1,21 @@
+import { app, type InvocationContext } from '@azure/functions';
+import { getConfig, SETTINGS } from '../shared/config.js';
+import { getIngestDeps } from '../shared/pipeline/runtime.js';
+import { handleServiceBusBatch } from '../shared/pipeline/serviceBus.js';
+
+/** Dataverse contexts from the Service Bus queue a Dataverse service endpoint posts to (contract: Queue). */
+export async function dataverseQueue(messages: unknown, context: InvocationContext): Promise<void> {
+  const deps = await getIngestDeps();
+  await handleServiceBusBatch(messages, context.triggerMetadata, 'queue', { ...deps, log: context });
+}
+
+getConfig(); // validates every setting now, so a bad one fails the app at start-up, by name
+
+app.serviceBusQueue('dataverseQueue', {
+  connection: SETTINGS.serviceBusConnection,
+  queueName: `%${SETTINGS.queueName}%`,
+  cardinality: 'many',
+  // Raw bytes, not the host's JSON.parse of them: rejected messages are kept byte-for-byte.
+  ...{ dataType: 'binary' },
+  handler: dataverseQueue,
+});

@@ -1,0 +1,388 @@
+import pLimit from 'p-limit';
+import { ContextFormatError } from '../dataverse/errors.js';
+import { readContext } from '../dataverse/readContext.js';
+import { DATAVERSE_HEADERS, DATAVERSE_PROPERTIES, headerValue, type TransportInfo } from '../dataverse/transport.js';
+import type { NormalizedContext } from '../dataverse/types.js';
+import { EventTooLargeError } from '../events/errors.js';
+import { packEvents } from '../events/pack.js';
+import { toCloudEvent } from '../events/toCloudEvent.js';
+import { type BridgeEvent, EVENT_GRID_LIMITS, type EventPublisher, type PublishLimits } from '../events/types.js';
+import type { JobError, JobRecord, JobStore, NewJob, RawRef, RawStore } from '../store/types.js';
+import { bodyBytes, type InboundMessage } from './inbound.js';
+import { eventIdFor, jobKeyForBytes, jobKeyForContext } from './jobKey.js';
+
+/** Where log lines go; an InvocationContext fits. */
+export interface Logger {
+  log(...args: unknown[]): void;
+  warn(...args: unknown[]): void;
+  error(...args: unknown[]): void;
+}
+
+/** What the pipeline needs: the job and raw stores, a publisher, and its tuning. */
+export interface IngestDeps {
+  jobs: JobStore;
+  raw: RawStore;
+  publisher: EventPublisher;
+  /** How long a claimed job is ours before another delivery may take it over. */
+  leaseSeconds: number;
+  limits?: PublishLimits;
+  now?: () => Date;
+  log?: Logger;
+}
+
+/**
+ * What became of one message:
+ * - `published`: its event went out in this invocation;
+ * - `duplicate`: an earlier delivery already published it;
+ * - `rejected`: it cannot be read or published (bad input), and is recorded with its raw bytes;
+ * - `failed`: a transient error; the message must be retried;
+ * - `busy`: another delivery of the same context is being processed right now; retry this one later.
+ */
+export type OutcomeStatus = 'published' | 'duplicate' | 'rejected' | 'failed' | 'busy';
+
+export interface IngestOutcome {
+  jobId: string;
+  status: OutcomeStatus;
+  eventId?: string;
+  error?: JobError;
+}
+
+export interface IngestResult {
+  /** One per input message, in input order. */
+  outcomes: IngestOutcome[];
+  /** Some message is not settled: fail the invocation so the trigger redelivers (deduplication makes that safe). */
+  retry: boolean;
+}
+
+interface Prepared {
+  message: InboundMessage;
+  bytes: Buffer;
+  jobId: string;
+  context?: NormalizedContext;
+  rejection?: ContextFormatError;
+}
+
+interface Owned {
+  job: JobRecord;
+  prepared: Prepared;
+  event: BridgeEvent;
+}
+
+const STORAGE_CONCURRENCY = 16;
+const PUBLISH_CONCURRENCY = 4;
+
+/**
+ * Runs a batch of Dataverse messages through the pipeline: read and normalize → dedupe and claim a job → pack into
+ * as few Event Grid requests as the limits allow → publish → mark published. Bad input is recorded as `rejected`
+ * with its raw bytes; transient failures leave the job `failed` (raw bytes kept) and ask for a retry.
+ *
+ * Never throws for a single message's problem: each gets its outcome, and `retry` says whether the invocation must
+ * fail so the trigger redelivers.
+ *
+ * @example
+ * const result = await ingest(serviceBusMessages(bodies, context.triggerMetadata, 'queue'), deps);
+ * if (result.retry) throw new RetryLaterError(result);
+ */
+export async function ingest(messages: readonly InboundMessage[], deps: IngestDeps): Promise<IngestResult> {
+  const run = new IngestRun(deps);
+  return run.ingest(messages);
+}
+
+class IngestRun {
+  private readonly now: Date;
+  private readonly storage = pLimit(STORAGE_CONCURRENCY);
+  private readonly outcomes = new Map<string, IngestOutcome>();
+
+  constructor(private readonly deps: IngestDeps) {
+    this.now = deps.now?.() ?? new Date();
+  }
+
+  async ingest(messages: readonly InboundMessage[]): Promise<IngestResult> {
+    const prepared = messages.map((message) => this.prepare(message));
+    // The same context twice in one batch is handled once; the other copies share its outcome.
+    const unique = new Map<string, Prepared>();
+    for (const item of prepared) if (!unique.has(item.jobId)) unique.set(item.jobId, item);
+
+    const owned: Owned[] = [];
+    await Promise.all(
+      [...unique.values()].map((item) =>
+        this.storage(() =>
+          this.guard(item.jobId, async () => {
+            if (item.rejection) return this.reject(item, item.rejection);
+            const claimed = await this.claim(item);
+            if (claimed) owned.push(claimed);
+          }),
+        ),
+      ),
+    );
+    await this.publish(owned);
+
+    const seen = new Set<string>();
+    const outcomes = prepared.map((item) => {
+      const outcome = this.outcomes.get(item.jobId) ?? failedOutcome(item.jobId, 'NotProcessed', 'not processed');
+      if (seen.has(item.jobId) && outcome.status === 'published') return { ...outcome, status: 'duplicate' as const };
+      seen.add(item.jobId);
+      return outcome;
+    });
+    return { outcomes, retry: outcomes.some((o) => o.status === 'failed' || o.status === 'busy') };
+  }
+
+  private prepare(message: InboundMessage): Prepared {
+    const bytes = bodyBytes(message.body);
+    try {
+      const context = readContext(message.body, message.transport);
+      return { message, bytes, jobId: jobKeyForContext(context, bytes), context };
+    } catch (error) {
+      if (!(error instanceof ContextFormatError)) throw error;
+      return { message, bytes, jobId: jobKeyForBytes(bytes), rejection: error };
+    }
+  }
+
+  /** Runs one job's step; a thrown error (storage down, a bug) becomes a `failed` outcome, not a lost message. */
+  private async guard(jobId: string, step: () => Promise<void>): Promise<void> {
+    try {
+      await step();
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      const code = (error as { code?: unknown }).code;
+      this.deps.log?.error(`Job ${jobId} failed and will be retried: ${message}`);
+      this.outcomes.set(jobId, failedOutcome(jobId, typeof code === 'string' ? code : 'Unexpected', message));
+    }
+  }
+
+  private newJob(item: Prepared, fields: Partial<NewJob>): NewJob {
+    const { message, context } = item;
+    const at = this.now.toISOString();
+    return {
+      id: item.jobId,
+      status: 'received',
+      attempts: 1,
+      receivedAt: at,
+      updatedAt: at,
+      source: message.source,
+      ...(message.messageId === undefined ? {} : { messageId: message.messageId }),
+      ...(message.deliveryCount === undefined ? {} : { deliveryCount: message.deliveryCount }),
+      ...(context
+        ? {
+            table: context.primaryEntityName,
+            message: context.messageName,
+            rowId: context.primaryEntityId,
+            organizationId: context.organizationId,
+            eventId: eventIdFor(item.jobId),
+            ...(context.operationId === null ? {} : { operationId: context.operationId }),
+          }
+        : {}),
+      transport: replayableTransport(message.transport),
+      ...fields,
+    };
+  }
+
+  private leaseUntil(): string {
+    return new Date(this.now.getTime() + this.deps.leaseSeconds * 1000).toISOString();
+  }
+
+  /** Records a message that cannot be read: raw bytes first, so a job never points at bytes that are not there. */
+  private async reject(item: Prepared, error: ContextFormatError): Promise<void> {
+    const jobError = toJobError(error);
+    const raw = await this.deps.raw.put(item.jobId, item.bytes, item.message.transport.contentType ?? undefined);
+    const { job } = await this.deps.jobs.create(this.newJob(item, { status: 'rejected', error: jobError, raw }));
+    this.outcomes.set(item.jobId, { jobId: item.jobId, status: 'rejected', error: job.error ?? jobError });
+    const id = item.message.messageId === undefined ? '' : ` ${item.message.messageId}`;
+    this.deps.log?.warn(`Rejected message${id} as job ${item.jobId}: ${error.message}`);
+  }
+
+  /**
+   * Takes ownership of a context's job, or settles it as a duplicate. Ownership is the create-if-absent of the job
+   * record, or — for a job left `failed`, or `received` by a delivery whose lease ran out — an ETag-conditioned
+   * update, so two concurrent deliveries never both publish.
+   */
+  private async claim(item: Prepared): Promise<Owned | undefined> {
+    const context = item.context as NormalizedContext;
+    const event = toCloudEvent(context, eventIdFor(item.jobId), this.now);
+    const draft = this.newJob(item, { leaseUntil: this.leaseUntil() });
+    let { created, job } = await this.deps.jobs.create(draft);
+    for (let attempt = 0; ; attempt++) {
+      if (created) return { job, prepared: item, event };
+      if (job.status === 'published') {
+        this.outcomes.set(job.id, { jobId: job.id, status: 'duplicate', eventId: job.eventId ?? event.id });
+        return undefined;
+      }
+      if (job.status === 'rejected') {
+        this.outcomes.set(job.id, { jobId: job.id, status: 'rejected', ...(job.error ? { error: job.error } : {}) });
+        return undefined;
+      }
+      const leased =
+        job.status === 'received' && job.leaseUntil !== undefined && Date.parse(job.leaseUntil) > this.now.getTime();
+      if (leased || attempt >= 3) {
+        this.outcomes.set(job.id, busyOutcome(job.id));
+        return undefined;
+      }
+      const taken = await this.deps.jobs.update(job, {
+        status: 'received',
+        attempts: job.attempts + 1,
+        leaseUntil: draft.leaseUntil,
+        updatedAt: draft.updatedAt,
+        messageId: draft.messageId ?? null,
+        deliveryCount: draft.deliveryCount ?? null,
+        error: null,
+      });
+      if (taken) return { job: taken, prepared: item, event };
+      // Another delivery changed the job between our read and our write: look again.
+      const current = await this.deps.jobs.get(job.id);
+      if (current) job = current;
+      else ({ created, job } = await this.deps.jobs.create(draft));
+    }
+  }
+
+  private async publish(owned: readonly Owned[]): Promise<void> {
+    if (owned.length === 0) return;
+    const byEvent = new Map<BridgeEvent<unknown>, Owned>(owned.map((item) => [item.event, item]));
+    const { batches, tooLarge } = packEvents(
+      owned.map((item) => item.event),
+      this.deps.limits ?? EVENT_GRID_LIMITS,
+    );
+    const limits = this.deps.limits ?? EVENT_GRID_LIMITS;
+    await Promise.all(
+      tooLarge.map(({ event, size }) => {
+        const item = byEvent.get(event) as Owned;
+        return this.storage(() =>
+          this.guard(item.job.id, () => this.rejectOwned(item, new EventTooLargeError(size, limits.maxEventBytes))),
+        );
+      }),
+    );
+    const publishing = pLimit(PUBLISH_CONCURRENCY);
+    await Promise.all(
+      batches.map((batch) =>
+        publishing(async () => {
+          const items = batch.map((event) => byEvent.get(event) as Owned);
+          try {
+            await this.deps.publisher.send(batch);
+          } catch (error) {
+            await Promise.all(
+              items.map((item) => this.storage(() => this.guard(item.job.id, () => this.fail(item, error)))),
+            );
+            return;
+          }
+          await Promise.all(items.map((item) => this.storage(() => this.markPublished(item))));
+        }),
+      ),
+    );
+  }
+
+  /**
+   * The event is out, so the outcome is `published` whatever happens to the status write: retrying the message now
+   * would publish it twice. If the write fails, the job stays `received` and the log says so.
+   */
+  private async markPublished(item: Owned): Promise<void> {
+    const at = new Date().toISOString();
+    this.outcomes.set(item.job.id, { jobId: item.job.id, status: 'published', eventId: item.event.id });
+    try {
+      const updated = await this.deps.jobs.update(item.job, {
+        status: 'published',
+        publishedAt: at,
+        updatedAt: at,
+        leaseUntil: null,
+        error: null,
+      });
+      if (!updated) this.deps.log?.warn(`Job ${item.job.id} was published, but another delivery had taken it over.`);
+    } catch (error) {
+      this.deps.log?.error(
+        `Job ${item.job.id} was published as event ${item.event.id}, but recording that failed: ${(error as Error).message}`,
+      );
+    }
+  }
+
+  /** An owned job whose event can never be published (too large): keep the raw bytes, mark it rejected. */
+  private async rejectOwned(item: Owned, error: EventTooLargeError): Promise<void> {
+    const raw = await this.deps.raw.put(
+      item.job.id,
+      item.prepared.bytes,
+      item.prepared.message.transport.contentType ?? undefined,
+    );
+    const jobError = toJobError(error);
+    await this.deps.jobs.update(item.job, {
+      status: 'rejected',
+      error: jobError,
+      raw,
+      leaseUntil: null,
+      updatedAt: new Date().toISOString(),
+    });
+    this.outcomes.set(item.job.id, { jobId: item.job.id, status: 'rejected', error: jobError });
+    this.deps.log?.warn(`Rejected job ${item.job.id}: ${error.message}`);
+  }
+
+  /** A transient publish failure: keep the raw bytes for replay, release the lease, ask for a retry. */
+  private async fail(item: Owned, error: unknown): Promise<void> {
+    const jobError = toJobError(error);
+    this.outcomes.set(item.job.id, { jobId: item.job.id, status: 'failed', error: jobError });
+    this.deps.log?.warn(`Job ${item.job.id} will be retried: ${jobError.message}`);
+    let raw: RawRef | undefined;
+    try {
+      raw = await this.deps.raw.put(
+        item.job.id,
+        item.prepared.bytes,
+        item.prepared.message.transport.contentType ?? undefined,
+      );
+    } catch (saveError) {
+      // The message itself stays in Service Bus (or with the webhook caller), so releasing the lease matters more.
+      this.deps.log?.warn(`Job ${item.job.id}: raw bytes not kept: ${(saveError as Error).message}`);
+    }
+    await this.deps.jobs.update(item.job, {
+      status: 'failed',
+      error: jobError,
+      ...(raw ? { raw } : {}),
+      leaseUntil: null,
+      updatedAt: new Date().toISOString(),
+    });
+  }
+}
+
+/** Error messages can quote input; a Table property holds at most 64 KB, so keep what is recorded well below it. */
+const MAX_ERROR_MESSAGE = 4_000;
+
+function toJobError(error: unknown): JobError {
+  const code = (error as { code?: unknown }).code;
+  const message = error instanceof Error ? error.message : String(error);
+  return {
+    code: typeof code === 'string' ? code : 'Unexpected',
+    message: message.length > MAX_ERROR_MESSAGE ? `${message.slice(0, MAX_ERROR_MESSAGE)}…` : message,
+    ...(error instanceof ContextFormatError && error.path ? { path: error.path } : {}),
+  };
+}
+
+function failedOutcome(jobId: string, code: string, message: string): IngestOutcome {
+  return { jobId, status: 'failed', error: { code, message } };
+}
+
+function busyOutcome(jobId: string): IngestOutcome {
+  return {
+    jobId,
+    status: 'busy',
+    error: {
+      code: 'InProgress',
+      message: 'Another delivery of this context is being processed; this one will be retried.',
+    },
+  };
+}
+
+/**
+ * The transport facts a replay needs, as JSON: the content type and the Dataverse properties and headers. Nothing
+ * else is kept, so keys and signatures (query strings, `x-functions-key`) can never end up in a job record.
+ */
+export function replayableTransport(transport: TransportInfo): string {
+  const properties: Record<string, unknown> = {};
+  const source = transport.applicationProperties ?? {};
+  for (const name of [...Object.values(DATAVERSE_PROPERTIES), 'messageMaxSizeExceeded']) {
+    if (source[name] !== undefined) properties[name] = source[name];
+  }
+  const headers: Record<string, string> = {};
+  for (const name of Object.values(DATAVERSE_HEADERS)) {
+    const value = headerValue(transport.headers, name);
+    if (value !== undefined) headers[name] = value;
+  }
+  return JSON.stringify({
+    ...(transport.contentType ? { contentType: transport.contentType } : {}),
+    ...(Object.keys(properties).length ? { applicationProperties: properties } : {}),
+    ...(Object.keys(headers).length ? { headers } : {}),
+  });
+}

@@ -1,0 +1,49 @@
+import { createHash } from 'node:crypto';
+import type { NormalizedContext } from '../dataverse/types.js';
+
+/**
+ * The dedupe key of a context, which is also its job id: 32 hex characters (128 bits of a SHA-256).
+ *
+ * It hashes what identifies one execution of one step on one operation, and nothing a retry changes:
+ * - `operationId`: for asynchronous steps the system job id, stable across Dataverse's own retries; for synchronous
+ *   steps it equals the request id, so on its own it would merge the posts of two steps on the same request, hence
+ * - `owningExtension.id` (the step), `stage`, `depth`, `messageName` and the primary row, and
+ * - `operationCreatedOn` (millisecond precision), which tells apart two operations of one request on the same row.
+ * Service Bus redelivery and Dataverse retries repeat all of these; message ids and delivery counts are left out
+ * because they change.
+ *
+ * A context without an OperationId (hand-made ones) falls back to the hash of its exact bytes.
+ */
+export function jobKeyForContext(context: NormalizedContext, rawBytes: Uint8Array): string {
+  if (context.operationId === null) return jobKeyForBytes(rawBytes);
+  const identity = [
+    'ctx1',
+    context.organizationId,
+    context.operationId,
+    context.operationCreatedOn,
+    context.owningExtension?.id,
+    context.messageName,
+    context.primaryEntityName,
+    context.primaryEntityId,
+    context.stage,
+    context.depth,
+  ].join('\n');
+  return createHash('sha256').update(identity).digest('hex').slice(0, 32);
+}
+
+/** The job id of a message that could not be read: the hash of its exact bytes, so redeliveries land on one job. */
+export function jobKeyForBytes(rawBytes: Uint8Array): string {
+  return createHash('sha256').update('raw1\n').update(rawBytes).digest('hex').slice(0, 32);
+}
+
+/**
+ * The CloudEvent id for a job: the same 128 bits written as an RFC 9562 version 8 (custom) UUID, so consumers get
+ * a conventional id that is the same on every delivery.
+ *
+ * @example
+ * eventIdFor('0123456789abcdef0123456789abcdef'); // '01234567-89ab-8def-8123-456789abcdef'
+ */
+export function eventIdFor(jobId: string): string {
+  const variant = ((Number.parseInt(jobId.charAt(16), 16) & 0x3) | 0x8).toString(16);
+  return `${jobId.slice(0, 8)}-${jobId.slice(8, 12)}-8${jobId.slice(13, 16)}-${variant}${jobId.slice(17, 20)}-${jobId.slice(20, 32)}`;
+}

@@ -1,0 +1,54 @@
+import { getConfig } from '../config.js';
+import { PublishFailedError } from '../events/errors.js';
+import type { EventPublisher } from '../events/types.js';
+import type { IngestDeps } from './ingest.js';
+
+let deps: Promise<IngestDeps> | undefined;
+let localFanOut: EventPublisher | undefined;
+
+/**
+ * Used by the local host (`npm start`): when no Event Grid topic is configured, events are handed to this publisher
+ * in-process instead.
+ */
+export function useLocalFanOut(publisher: EventPublisher): void {
+  localFanOut = publisher;
+  deps = undefined;
+}
+
+/** Replaces the pipeline's dependencies (tests wire real adapters against Azurite and a local receiver). */
+export function setIngestDeps(value: IngestDeps | undefined): void {
+  deps = value === undefined ? undefined : Promise.resolve(value);
+}
+
+/**
+ * The pipeline's dependencies, built on first use and then shared by every invocation of the process. The storage and
+ * Event Grid SDKs load here rather than at start-up, so functions that do not ingest never pay for them.
+ */
+export function getIngestDeps(): Promise<IngestDeps> {
+  deps ??= build().catch((error: unknown) => {
+    deps = undefined; // let the next invocation try again (storage may have been briefly unreachable)
+    throw error;
+  });
+  return deps;
+}
+
+async function build(): Promise<IngestDeps> {
+  const config = getConfig();
+  const { createStores } = await import('../store/connect.js');
+  const { jobs, raw } = createStores(config.storage);
+  let publisher: EventPublisher;
+  if (config.eventGrid) {
+    const { EventGridPublisher } = await import('../events/eventGridPublisher.js');
+    publisher = new EventGridPublisher(config.eventGrid);
+  } else {
+    publisher = localFanOut ?? missingTopic;
+  }
+  return { jobs, raw, publisher, leaseSeconds: config.leaseSeconds };
+}
+
+/** Without a topic (and outside the local host) nothing can be published: keep the messages until one is set. */
+const missingTopic: EventPublisher = {
+  async send() {
+    throw new PublishFailedError('EVENTGRID_TOPIC_ENDPOINT is not set, so events cannot be published yet');
+  },
+};
