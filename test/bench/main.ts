@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { type Figure, printTable } from './measure.js';
 import { parseBenchmark } from './parse.bench.js';
+import { pipelineBenchmark } from './pipeline.bench.js';
 
 const { values } = parseArgs({
   options: { json: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false } },
@@ -14,7 +15,13 @@ Measures every figure the project tracks, each next to a baseline measured in th
   process.exit(0);
 }
 
-const suites: [string, () => Figure[] | Promise<Figure[]>][] = [['parse + normalize', parseBenchmark]];
+const progress = (line: string) => {
+  if (!values.json) console.error(line);
+};
+const suites: [string, () => Figure[] | Promise<Figure[]>][] = [
+  ['parse + normalize', parseBenchmark],
+  ['pipeline (Azurite + local Event Grid receiver)', () => pipelineBenchmark(progress)],
+];
 const figures: Figure[] = [];
 for (const [label, run] of suites) {
   if (!values.json) console.error(`running ${label}…`);
