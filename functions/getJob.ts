@@ -1,0 +1,11 @@
+import { app, type HttpRequest, type HttpResponseInit } from '@azure/functions';
+import { getJob as getJobResponse } from '../shared/connector/jobs.js';
+import { getIngestDeps } from '../shared/pipeline/runtime.js';
+
+/** One processing record, with its error details. */
+export async function getJob(request: HttpRequest): Promise<HttpResponseInit> {
+  const { jobs } = await getIngestDeps();
+  return getJobResponse(request.params.id ?? '', jobs);
+}
+
+app.http('getJob', { route: 'jobs/{id}', methods: ['GET'], authLevel: 'function', handler: getJob });

@@ -1,0 +1,68 @@
+import type { JobRecord, JobStatus, JobStore, RawRef } from '../store/types.js';
+import { type ApiResponse, apiError } from './responses.js';
+
+const STATUSES: readonly JobStatus[] = ['received', 'published', 'rejected', 'failed'];
+
+/** A job as the API shows it: the record without internal fields (ETag, lease, replay facts, blob key). */
+export type JobView = Omit<JobRecord, 'etag' | 'leaseUntil' | 'transport' | 'raw'> & { raw?: Omit<RawRef, 'key'> };
+
+export function toJobView(job: JobRecord): JobView {
+  const { etag: _etag, leaseUntil: _lease, transport: _transport, raw, ...view } = job;
+  return {
+    ...view,
+    ...(raw
+      ? { raw: { size: raw.size, sha256: raw.sha256, ...(raw.contentType ? { contentType: raw.contentType } : {}) } }
+      : {}),
+  };
+}
+
+/**
+ * `GET /api/jobs?status=&since=&top=&continuation=`: processing records, a page at a time, with a `nextLink` to the
+ * next page (`x-ms-pageable`).
+ */
+export async function listJobs(url: URL, jobs: JobStore): Promise<ApiResponse> {
+  const params = url.searchParams;
+  const status = params.get('status') ?? undefined;
+  if (status !== undefined && !STATUSES.includes(status as JobStatus)) {
+    return apiError(400, 'InvalidParameter', `status must be one of ${STATUSES.join(', ')}.`, 'status');
+  }
+  const sinceText = params.get('since') ?? undefined;
+  const since = sinceText === undefined ? undefined : new Date(sinceText);
+  if (since !== undefined && Number.isNaN(since.getTime())) {
+    return apiError(
+      400,
+      'InvalidParameter',
+      'since must be an ISO 8601 date and time, e.g. 2026-11-21T09:00:00Z.',
+      'since',
+    );
+  }
+  const topText = params.get('top') ?? undefined;
+  const top = topText === undefined ? 50 : Number(topText);
+  if (!Number.isInteger(top) || top < 1 || top > 1000) {
+    return apiError(400, 'InvalidParameter', 'top must be a whole number from 1 to 1000.', 'top');
+  }
+  const continuation = params.get('continuation') ?? undefined;
+  const page = await jobs.list({
+    ...(status ? { status: status as JobStatus } : {}),
+    ...(since ? { since } : {}),
+    top,
+    ...(continuation ? { continuation } : {}),
+  });
+  let nextLink: string | undefined;
+  if (page.continuation) {
+    const next = new URL(url.pathname, url.origin);
+    for (const [name, value] of params)
+      if (name !== 'continuation' && name !== 'code') next.searchParams.set(name, value);
+    next.searchParams.set('continuation', page.continuation);
+    nextLink = next.href;
+  }
+  return { status: 200, jsonBody: { value: page.jobs.map(toJobView), ...(nextLink ? { nextLink } : {}) } };
+}
+
+/** `GET /api/jobs/{id}`: one job, or 404. */
+export async function getJob(id: string, jobs: JobStore): Promise<ApiResponse> {
+  if (!/^[0-9a-f]{32}$/.test(id))
+    return apiError(400, 'InvalidParameter', 'id must be a job id: 32 hexadecimal characters.', 'id');
+  const job = await jobs.get(id);
+  return job ? { status: 200, jsonBody: toJobView(job) } : apiError(404, 'NotFound', `No job ${id}.`, 'id');
+}

@@ -1,0 +1,119 @@
+#!/usr/bin/env node
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Command, InvalidArgumentError } from 'commander';
+import { type Azurite, startAzurite } from './azurite.js';
+import { LocalFanOut } from './localFanOut.js';
+import { loadApp, type Registration } from './registrations.js';
+import { createLocalHostServer } from './server.js';
+import { applySettings, localKey, needsEmbeddedStorage, readLocalSettings } from './settings.js';
+
+const APP_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+
+const program = new Command()
+  .name('npm start --')
+  .description(
+    'Runs Dataverse Bridge locally the way the Azure Functions host does: no Azure account, Core Tools or Docker.',
+  )
+  .option('--port <port>', 'HTTP port (default: PORT, then Host.LocalHttpPort in the settings, then 7071)', parsePort)
+  .option('--settings <file>', 'settings file (default: local.settings.json, else local.settings.sample.json)')
+  .option('--persist', 'keep the embedded Azurite data in .azurite/ across runs (default: in memory)')
+  .addHelpText(
+    'after',
+    `
+Storage: when AzureWebJobsStorage is unset or "UseDevelopmentStorage=true", an embedded Azurite is started on free
+ports and stopped on exit. Event Grid: when EVENTGRID_TOPIC_ENDPOINT is unset, events are delivered in-process to the
+app's Event Grid-triggered functions and listed at GET /admin/events.`,
+  )
+  .parse();
+
+const options = program.opts<{ port?: number; settings?: string; persist?: boolean }>();
+
+function parsePort(value: string): number {
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new InvalidArgumentError('must be a port number.');
+  return port;
+}
+
+const log = (line: string) => console.log(line);
+const settings = readLocalSettings(APP_ROOT, options.settings);
+applySettings(settings.values);
+
+let azurite: Azurite | undefined;
+if (needsEmbeddedStorage()) {
+  azurite = await startAzurite(options.persist ? { location: join(APP_ROOT, '.azurite') } : {});
+  process.env.AzureWebJobsStorage = azurite.connectionString;
+}
+
+let registrations: Registration[] = [];
+const fanOut = new LocalFanOut(() => registrations, log);
+if (!process.env.EVENTGRID_TOPIC_ENDPOINT?.trim()) {
+  // Loaded from the compiled tree the functions use, so both share one module instance.
+  const { useLocalFanOut } = await import('../pipeline/runtime.js');
+  useLocalFanOut(fanOut);
+}
+
+try {
+  registrations = await loadApp(APP_ROOT);
+} catch (error) {
+  console.error(`The app did not start: ${(error as Error).message}`);
+  await azurite?.stop();
+  process.exit(1);
+}
+
+const { key, generated } = localKey();
+const server = createLocalHostServer({ registrations, key, fanOut, log });
+const port = options.port ?? (process.env.PORT ? parsePort(process.env.PORT) : (settings.port ?? 7071));
+server.on('error', async (error: NodeJS.ErrnoException) => {
+  console.error(
+    error.code === 'EADDRINUSE'
+      ? `Port ${port} is in use; choose another with --port.`
+      : `Server error: ${error.message}`,
+  );
+  await azurite?.stop();
+  process.exit(1);
+});
+server.listen(port, '127.0.0.1', () => {
+  const address = server.address();
+  const actualPort = typeof address === 'object' && address ? address.port : port;
+  printBanner(`http://localhost:${actualPort}`);
+});
+
+function printBanner(base: string): void {
+  const lines = ['', 'Dataverse Bridge is running locally.', '', 'Functions:'];
+  const width = Math.max(...registrations.map((r) => r.name.length));
+  for (const r of registrations) {
+    const t = r.trigger;
+    const what =
+      t.type === 'httpTrigger'
+        ? `${((t.methods as string[] | undefined) ?? ['GET', 'POST']).join(',')} ${base}/api/${String(t.route ?? r.name)}  [${String(t.authLevel ?? 'function')}]`
+        : `${t.type}: POST ${base}/admin/functions/${r.name} with {"input": …}`;
+    lines.push(`  ${r.name.padEnd(width)}  ${what}`);
+  }
+  lines.push(
+    '',
+    `Key:        ${key}  (${generated ? 'generated for this run; set BRIDGE_LOCAL_KEY in local.settings.json to keep one' : 'BRIDGE_LOCAL_KEY'})`,
+    '            send it as ?code=<key> or the x-functions-key header',
+    `Settings:   ${settings.source}`,
+    `Storage:    ${azurite ? `embedded Azurite (${options.persist ? 'data in .azurite/' : 'in memory'}), tables ${azurite.tableEndpoint}` : 'as configured (AzureWebJobsStorage)'}`,
+    `Event Grid: ${process.env.EVENTGRID_TOPIC_ENDPOINT?.trim() ? process.env.EVENTGRID_TOPIC_ENDPOINT : `local fan-out; published events at ${base}/admin/events`}`,
+    '',
+    `Try:        npx dataverse-bridge send samples/contexts --to ${base} --key ${key}`,
+    'Press Ctrl+C to stop.',
+    '',
+  );
+  console.log(lines.join('\n'));
+}
+
+let stopping = false;
+async function shutdown(signal: string): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  console.log(`\n${signal}: stopping…`);
+  server.closeAllConnections();
+  await new Promise<void>((done) => server.close(() => done()));
+  await azurite?.stop();
+  process.exit(0);
+}
+process.on('SIGINT', () => void shutdown('SIGINT'));
+process.on('SIGTERM', () => void shutdown('SIGTERM'));

@@ -1,0 +1,252 @@
+import { randomUUID, timingSafeEqual } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+// @azure/functions is a webpack-bundled CommonJS module: Node's ESM loader finds only some of its named exports.
+import azureFunctions, { type HttpResponseInit } from '@azure/functions';
+import type { LocalFanOut } from './localFanOut.js';
+import { invocationContext } from './localFanOut.js';
+import type { Registration } from './registrations.js';
+import { compileRoute, type RouteTemplate } from './routes.js';
+
+const { HttpRequest, HttpResponse } = azureFunctions;
+
+/** The Functions host's default limit for a request body. */
+const MAX_BODY_BYTES = 100 * 1024 * 1024;
+
+export interface LocalHostOptions {
+  registrations: readonly Registration[];
+  /** Accepted as `?code=` or `x-functions-key` by function- and admin-level endpoints. */
+  key: string;
+  fanOut?: LocalFanOut;
+  log: (line: string) => void;
+  routePrefix?: string;
+}
+
+interface HttpRoute {
+  registration: Registration;
+  route: RouteTemplate;
+  methods: string[];
+  authLevel: string;
+}
+
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * The local host's HTTP server: the app's HTTP triggers at `/<routePrefix>/<route>` with their methods and auth
+ * levels, and the Functions host's admin contract for everything else (`GET /admin/functions`,
+ * `POST /admin/functions/<name>` with `{"input": …}`), plus `GET /admin/events` for the local fan-out.
+ */
+export function createLocalHostServer(options: LocalHostOptions): Server {
+  const prefix = options.routePrefix ?? 'api';
+  const routes: HttpRoute[] = options.registrations
+    .filter((r) => r.trigger.type === 'httpTrigger')
+    .map((registration) => ({
+      registration,
+      route: compileRoute(String(registration.trigger.route ?? registration.name)),
+      methods: ((registration.trigger.methods as string[] | undefined) ?? ['GET', 'POST']).map((m) => m.toUpperCase()),
+      authLevel: String(registration.trigger.authLevel ?? 'function').toLowerCase(),
+    }));
+
+  return createServer((req, res) => {
+    const started = performance.now();
+    const url = new URL(req.url ?? '/', `http://${req.headers.host ?? 'localhost'}`);
+    handle(req, res, url)
+      .catch((error: unknown) => {
+        const known = error instanceof HttpError ? error : undefined;
+        if (!known) options.log(`  unhandled error: ${(error as Error).stack ?? String(error)}`);
+        if (!res.headersSent) {
+          sendJson(res, known?.status ?? 500, {
+            error: {
+              code: known?.code ?? 'InternalError',
+              message: known?.message ?? 'The function failed; see the local host output.',
+            },
+          });
+        } else res.end();
+      })
+      .finally(() => {
+        // The path only: the query string may carry the key (?code=).
+        options.log(`${req.method} ${url.pathname} ${res.statusCode} ${Math.round(performance.now() - started)} ms`);
+      });
+  });
+
+  async function handle(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    const path = url.pathname;
+    if (path === '/admin/functions' && req.method === 'GET') {
+      requireKey(req, url);
+      return sendJson(
+        res,
+        200,
+        options.registrations.map((r) => describe(r, url)),
+      );
+    }
+    if (path === '/admin/events' && req.method === 'GET') {
+      requireKey(req, url);
+      return sendJson(res, 200, { value: options.fanOut?.events() ?? [] });
+    }
+    const admin = /^\/admin\/functions\/([^/]+)$/.exec(path);
+    if (admin && req.method === 'POST') {
+      requireKey(req, url);
+      return invokeNonHttp(decodeURIComponent(admin[1] as string), await readBody(req), res);
+    }
+    const routed = path.toLowerCase().startsWith(`/${prefix}/`) ? path.slice(prefix.length + 2) : undefined;
+    if (routed !== undefined) {
+      let methodMismatch = false;
+      for (const candidate of routes) {
+        const params = candidate.route.match(routed);
+        if (!params) continue;
+        if (!candidate.methods.includes(req.method ?? 'GET')) {
+          methodMismatch = true;
+          continue;
+        }
+        if (candidate.authLevel !== 'anonymous') requireKey(req, url);
+        return invokeHttp(candidate.registration, req, res, url, params, await readBody(req));
+      }
+      if (methodMismatch) throw new HttpError(405, 'MethodNotAllowed', `${req.method} is not allowed on ${path}.`);
+    }
+    throw new HttpError(404, 'NotFound', `No function serves ${req.method} ${path}.`);
+  }
+
+  function requireKey(req: IncomingMessage, url: URL): void {
+    const header = req.headers['x-functions-key'];
+    const given = url.searchParams.get('code') ?? (Array.isArray(header) ? header[0] : header);
+    if (given === undefined || !sameSecret(given, options.key)) {
+      throw new HttpError(
+        401,
+        'Unauthorized',
+        'A function key is required: pass it as ?code= or the x-functions-key header.',
+      );
+    }
+  }
+
+  async function invokeHttp(
+    registration: Registration,
+    req: IncomingMessage,
+    res: ServerResponse,
+    url: URL,
+    params: Record<string, string>,
+    body: Buffer,
+  ): Promise<void> {
+    const headers: Record<string, string> = {};
+    for (const [name, value] of Object.entries(req.headers)) {
+      if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(', ') : value;
+    }
+    const request = new HttpRequest({
+      method: req.method ?? 'GET',
+      url: url.href,
+      headers,
+      params,
+      ...(body.length > 0 ? { body: { bytes: body } } : {}),
+    });
+    const result = await registration.handler(request, invocationContext(registration, options.log));
+    const response = result instanceof HttpResponse ? result : new HttpResponse((result ?? {}) as HttpResponseInit);
+    const out: Record<string, string> = {};
+    response.headers.forEach((value, name) => {
+      out[name] = value;
+    });
+    res.writeHead(response.status, out);
+    res.end(Buffer.from(await response.arrayBuffer()));
+  }
+
+  async function invokeNonHttp(name: string, body: Buffer, res: ServerResponse): Promise<void> {
+    const registration = options.registrations.find((r) => r.name.toLowerCase() === name.toLowerCase());
+    if (!registration) throw new HttpError(404, 'NotFound', `No function named ${name}.`);
+    if (registration.trigger.type === 'httpTrigger') {
+      throw new HttpError(400, 'HttpFunction', `${registration.name} is an HTTP function; call its route instead.`);
+    }
+    let request: AdminInvokeRequest;
+    try {
+      request = JSON.parse(body.toString('utf8')) as AdminInvokeRequest;
+    } catch {
+      throw new HttpError(400, 'InvalidBody', 'The body must be JSON: {"input": …}.');
+    }
+    if (typeof request !== 'object' || request === null || !('input' in request)) {
+      throw new HttpError(400, 'InvalidBody', 'The body must be JSON with an "input" property.');
+    }
+    const [input, triggerMetadata] = triggerInput(registration, request);
+    try {
+      await registration.handler(input, invocationContext(registration, options.log, triggerMetadata));
+    } catch (error) {
+      // As under the real host, a failed invocation is reported; a Service Bus message would be redelivered.
+      return sendJson(res, 500, { error: { code: 'FunctionFailed', message: (error as Error).message } });
+    }
+    res.writeHead(202).end();
+  }
+
+  async function readBody(req: IncomingMessage): Promise<Buffer> {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of req) {
+      size += (chunk as Buffer).length;
+      if (size > MAX_BODY_BYTES) throw new HttpError(413, 'PayloadTooLarge', 'The request body is larger than 100 MB.');
+      chunks.push(chunk as Buffer);
+    }
+    return Buffer.concat(chunks);
+  }
+}
+
+/**
+ * The admin invoke body: the Functions host's `{"input": …}`, plus optional Service Bus message facts the real host
+ * would take from the message (a local-host extension, so `dataverse-bridge send --queue` can post as Dataverse does).
+ */
+export interface AdminInvokeRequest {
+  input: unknown;
+  contentType?: string;
+  messageId?: string;
+  deliveryCount?: number;
+  applicationProperties?: Record<string, unknown>;
+}
+
+/** The trigger input and metadata the host would pass for one message, in the shape the trigger's options ask for. */
+function triggerInput(registration: Registration, request: AdminInvokeRequest): [unknown, Record<string, unknown>] {
+  if (registration.trigger.type !== 'serviceBusTrigger') return [request.input, {}];
+  const body = Buffer.from(typeof request.input === 'string' ? request.input : JSON.stringify(request.input), 'utf8');
+  const facts = {
+    messageId: request.messageId ?? randomUUID(),
+    deliveryCount: request.deliveryCount ?? 1,
+    contentType: request.contentType ?? 'application/json',
+    // The @azure/functions library camelCases the keys of trigger metadata; do the same.
+    applicationProperties: camelCaseKeys(request.applicationProperties ?? {}),
+  };
+  if (registration.trigger.cardinality === 'many') {
+    return [[body], Object.fromEntries(Object.entries(facts).map(([key, value]) => [`${key}Array`, [value]]))];
+  }
+  return [body, facts];
+}
+
+function camelCaseKeys(values: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(
+    Object.entries(values).map(([key, value]) => [key.charAt(0).toLowerCase() + key.slice(1), value]),
+  );
+}
+
+function describe(registration: Registration, url: URL): Record<string, unknown> {
+  const { trigger } = registration;
+  const invoke =
+    trigger.type === 'httpTrigger'
+      ? `${url.origin}/api/${String(trigger.route ?? registration.name)}`
+      : `${url.origin}/admin/functions/${registration.name}`;
+  return {
+    name: registration.name,
+    config: { bindings: Object.values(registration.bindings) },
+    invoke_url_template: invoke,
+    isDisabled: false,
+  };
+}
+
+function sameSecret(given: string, expected: string): boolean {
+  const a = Buffer.from(given);
+  const b = Buffer.from(expected);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8' });
+  res.end(JSON.stringify(body));
+}
