@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
 import { type ParseOptions, runParse } from './parse.js';
+import { runSend, type SendOptions } from './send.js';
 
 /** Exit code for input that cannot be read as a Dataverse context (and for usage errors). */
 const EXIT_BAD_INPUT = 2;
@@ -40,6 +41,57 @@ Examples:
   )
   .action(async (file: string, options: ParseOptions) => {
     process.exitCode = await runParse(file, options, process.stdout, process.stderr);
+  });
+
+program
+  .command('send')
+  .description(
+    'Post Dataverse execution contexts the way Dataverse does: to the webhook (default), to the local queue function ' +
+      '(--queue), or to a Service Bus queue (--service-bus). Files are sent byte-for-byte, bad input included.',
+  )
+  .argument('[paths...]', 'context files, or folders (every *.json file inside, sorted)')
+  .option('--to <url>', 'the Functions host', 'http://localhost:7071')
+  .addOption(
+    new Option('--key <key>', 'webhook: the function key, sent as ?code=; --queue: the host key (x-functions-key)').env(
+      'BRIDGE_LOCAL_KEY',
+    ),
+  )
+  .option(
+    '--queue [name]',
+    'send to the dataverseQueue function through the local host (POST /admin/functions/dataverseQueue) ' +
+      'instead of the webhook; with --service-bus, the queue to send to',
+  )
+  .option(
+    '--service-bus <connection string>',
+    'send to a real Service Bus namespace with @azure/service-bus (needs --queue <name>)',
+  )
+  .option(
+    '--organization <domain>',
+    'the environment domain sent as x-ms-dynamics-organization / the Organization claim ' +
+      '(default: <OrganizationName>.crm.dynamics.com, or contoso.crm.dynamics.com)',
+  )
+  .addHelpText(
+    'after',
+    `
+A progress line per file goes to stderr, then "sent N, accepted A, failed F" to stdout. A context is accepted when
+the host answers 2xx (or Service Bus took it).
+
+Exit codes: 0 every context was accepted; 1 some were not (or the host could not be reached); 2 a usage error
+(unknown option, no files, a path that does not exist, --service-bus without --queue): nothing was sent.
+
+Examples:
+  npm start   # in another terminal: the local host at http://localhost:7071
+  dataverse-bridge send samples/contexts                       # every context, as a webhook
+  dataverse-bridge send samples/contexts samples/bad --key "$BRIDGE_LOCAL_KEY"
+  dataverse-bridge send samples/contexts --queue               # as Service Bus messages, through the local host
+  dataverse-bridge send ctx.json --to https://myapp.azurewebsites.net --key <function key> --organization contoso.crm4.dynamics.com
+  dataverse-bridge send samples/contexts --queue dataverse --service-bus "$SERVICEBUS_CONNECTION"
+
+Write --queue after the paths (or --queue=name): its value is optional, so "--queue samples/contexts" reads the folder
+as the queue's name (without --service-bus, an existing path there is still taken as a path).`,
+  )
+  .action(async (paths: string[], options: SendOptions) => {
+    process.exitCode = await runSend(paths, options, process.stdout, process.stderr);
   });
 
 function collect(value: string, previous: string[]): string[] {
