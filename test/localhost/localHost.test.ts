@@ -151,10 +151,15 @@ describe('npm start: the local host loads the app the way the Functions host doe
 
   it('logs requests without the key, and stops cleanly on Ctrl+C with Azurite', async () => {
     const other = await startLocalHost();
-    await other.request(`/api/jobs?code=${other.key}`, { key: null });
+    let code: number | null | undefined;
+    try {
+      await other.request(`/api/jobs?code=${other.key}`, { key: null });
+      await expect.poll(() => other.output(), { timeout: 5_000 }).toContain('GET /api/jobs 200');
+    } finally {
+      code = await other.stop(); // even when an assertion failed: never leave a host or Azurite running
+    }
     const tables = /tables (http:\/\/127\.0\.0\.1:\d+)/.exec(other.output())?.[1];
-    await expect.poll(() => other.output(), { timeout: 5_000 }).toContain('GET /api/jobs 200');
-    expect(await other.stop()).toBe(0);
+    expect(code).toBe(0);
     expect(other.output()).not.toContain(`code=${other.key}`);
     await expect(fetch(`${tables}/devstoreaccount1/Tables`)).rejects.toThrow();
   });
