@@ -6,6 +6,7 @@ export { readContext } from './readContext.js';
 export {
   DATAVERSE_HEADERS,
   DATAVERSE_PROPERTIES,
+  DATAVERSE_PROPERTY_NAMES,
   type HeaderSource,
   headerValue,
   organizationUrl,

@@ -11,6 +11,17 @@ export const DATAVERSE_PROPERTIES = {
   messageMaxSizeExceeded: 'MessageMaxSizeExceeded',
 } as const;
 
+/**
+ * The names a Dataverse property can arrive under: as Dataverse set it, and as the Functions host passes it (the
+ * `@azure/functions` library camelCases trigger metadata keys, so `MessageMaxSizeExceeded` becomes
+ * `messageMaxSizeExceeded`; the claim URIs start in lower case and are unchanged).
+ */
+export const DATAVERSE_PROPERTY_NAMES: readonly string[] = [
+  ...new Set(
+    Object.values(DATAVERSE_PROPERTIES).flatMap((name) => [name, name.charAt(0).toLowerCase() + name.slice(1)]),
+  ),
+];
+
 /** The HTTP headers Dataverse sends with a webhook request. */
 export const DATAVERSE_HEADERS = {
   organization: 'x-ms-dynamics-organization',
@@ -60,14 +71,17 @@ export function headerValue(headers: HeaderSource | null | undefined, name: stri
 export function transportFacts(transport: TransportInfo | undefined): TransportFacts {
   const properties = transport?.applicationProperties ?? undefined;
   const headers = transport?.headers ?? undefined;
-  // The Functions host camelCases the keys of trigger metadata, so the property arrives as `messageMaxSizeExceeded`.
   const sizeFlag =
-    properties?.[DATAVERSE_PROPERTIES.messageMaxSizeExceeded] ??
-    properties?.messageMaxSizeExceeded ??
+    property(properties, DATAVERSE_PROPERTIES.messageMaxSizeExceeded) ??
     headerValue(headers, DATAVERSE_HEADERS.messageSizeExceeded);
   const organization =
-    properties?.[DATAVERSE_PROPERTIES.organization] ?? headerValue(headers, DATAVERSE_HEADERS.organization);
+    property(properties, DATAVERSE_PROPERTIES.organization) ?? headerValue(headers, DATAVERSE_HEADERS.organization);
   return { messageMaxSizeExceeded: isTrue(sizeFlag), organizationUrl: organizationUrl(organization) };
+}
+
+/** A Dataverse property under its own name or the camelCased one the Functions host passes. */
+function property(properties: Readonly<Record<string, unknown>> | undefined, name: string): unknown {
+  return properties?.[name] ?? properties?.[name.charAt(0).toLowerCase() + name.slice(1)];
 }
 
 function isTrue(flag: unknown): boolean {

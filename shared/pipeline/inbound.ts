@@ -51,31 +51,19 @@ export function serviceBusMessages(
   triggerMetadata: Readonly<Record<string, unknown>> | undefined,
   source: Extract<JobSource, 'queue' | 'topic'>,
 ): InboundMessage[] {
-  if (!Array.isArray(bodies)) {
-    return [
-      {
-        body: (bodies ?? '') as ContextBody,
-        source,
-        transport: {
-          contentType: stringOrUndefined(triggerMetadata?.contentType),
-          applicationProperties: asRecord(triggerMetadata?.applicationProperties ?? triggerMetadata?.userProperties),
-        },
-        messageId: stringOrUndefined(triggerMetadata?.messageId),
-        deliveryCount: numberOrUndefined(triggerMetadata?.deliveryCount),
-      },
-    ];
-  }
-  return bodies.map((body, i) => ({
+  const many = Array.isArray(bodies);
+  // One message comes with the singular metadata names; a batch with parallel `…Array` ones.
+  const meta = (name: string, i: number): unknown =>
+    many ? at(triggerMetadata, `${name}Array`, i) : triggerMetadata?.[name];
+  return (many ? bodies : [bodies]).map((body: unknown, i) => ({
     body: (body ?? '') as ContextBody,
     source,
     transport: {
-      contentType: stringOrUndefined(at(triggerMetadata, 'contentTypeArray', i)),
-      applicationProperties: asRecord(
-        at(triggerMetadata, 'applicationPropertiesArray', i) ?? at(triggerMetadata, 'userPropertiesArray', i),
-      ),
+      contentType: stringOrUndefined(meta('contentType', i)),
+      applicationProperties: asRecord(meta('applicationProperties', i) ?? meta('userProperties', i)),
     },
-    messageId: stringOrUndefined(at(triggerMetadata, 'messageIdArray', i)),
-    deliveryCount: numberOrUndefined(at(triggerMetadata, 'deliveryCountArray', i)),
+    messageId: stringOrUndefined(meta('messageId', i)),
+    deliveryCount: numberOrUndefined(meta('deliveryCount', i)),
   }));
 }
 

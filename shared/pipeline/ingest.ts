@@ -1,7 +1,12 @@
 import pLimit from 'p-limit';
 import { ContextFormatError } from '../dataverse/errors.js';
 import { readContext } from '../dataverse/readContext.js';
-import { DATAVERSE_HEADERS, DATAVERSE_PROPERTIES, headerValue, type TransportInfo } from '../dataverse/transport.js';
+import {
+  DATAVERSE_HEADERS,
+  DATAVERSE_PROPERTY_NAMES,
+  headerValue,
+  type TransportInfo,
+} from '../dataverse/transport.js';
 import type { NormalizedContext } from '../dataverse/types.js';
 import { EventTooLargeError } from '../events/errors.js';
 import { packEvents } from '../events/pack.js';
@@ -92,9 +97,11 @@ class IngestRun {
   private readonly now: Date;
   private readonly storage = pLimit(STORAGE_CONCURRENCY);
   private readonly outcomes = new Map<string, IngestOutcome>();
+  private readonly limits: PublishLimits;
 
   constructor(private readonly deps: IngestDeps) {
     this.now = deps.now?.() ?? new Date();
+    this.limits = deps.limits ?? EVENT_GRID_LIMITS;
   }
 
   async ingest(messages: readonly InboundMessage[]): Promise<IngestResult> {
@@ -136,6 +143,11 @@ class IngestRun {
       if (!(error instanceof ContextFormatError)) throw error;
       return { message, bytes, jobId: jobKeyForBytes(bytes), rejection: error };
     }
+  }
+
+  /** Keeps a message's exact bytes under its job id, for replay. */
+  private keepRaw(item: Prepared): Promise<RawRef> {
+    return this.deps.raw.put(item.jobId, item.bytes, item.message.transport.contentType ?? undefined);
   }
 
   /** Runs one job's step; a thrown error (storage down, a bug) becomes a `failed` outcome, not a lost message. */
@@ -184,7 +196,7 @@ class IngestRun {
   /** Records a message that cannot be read: raw bytes first, so a job never points at bytes that are not there. */
   private async reject(item: Prepared, error: ContextFormatError): Promise<void> {
     const jobError = toJobError(error);
-    const raw = await this.deps.raw.put(item.jobId, item.bytes, item.message.transport.contentType ?? undefined);
+    const raw = await this.keepRaw(item);
     const { job } = await this.deps.jobs.create(this.newJob(item, { status: 'rejected', error: jobError, raw }));
     this.outcomes.set(item.jobId, { jobId: item.jobId, status: 'rejected', error: job.error ?? jobError });
     const id = item.message.messageId === undefined ? '' : ` ${item.message.messageId}`;
@@ -239,14 +251,15 @@ class IngestRun {
     const byEvent = new Map<BridgeEvent<unknown>, Owned>(owned.map((item) => [item.event, item]));
     const { batches, tooLarge } = packEvents(
       owned.map((item) => item.event),
-      this.deps.limits ?? EVENT_GRID_LIMITS,
+      this.limits,
     );
-    const limits = this.deps.limits ?? EVENT_GRID_LIMITS;
     await Promise.all(
       tooLarge.map(({ event, size }) => {
         const item = byEvent.get(event) as Owned;
         return this.storage(() =>
-          this.guard(item.job.id, () => this.rejectOwned(item, new EventTooLargeError(size, limits.maxEventBytes))),
+          this.guard(item.job.id, () =>
+            this.rejectOwned(item, new EventTooLargeError(size, this.limits.maxEventBytes)),
+          ),
         );
       }),
     );
@@ -294,11 +307,7 @@ class IngestRun {
 
   /** An owned job whose event can never be published (too large): keep the raw bytes, mark it rejected. */
   private async rejectOwned(item: Owned, error: EventTooLargeError): Promise<void> {
-    const raw = await this.deps.raw.put(
-      item.job.id,
-      item.prepared.bytes,
-      item.prepared.message.transport.contentType ?? undefined,
-    );
+    const raw = await this.keepRaw(item.prepared);
     const jobError = toJobError(error);
     await this.deps.jobs.update(item.job, {
       status: 'rejected',
@@ -318,11 +327,7 @@ class IngestRun {
     this.deps.log?.warn(`Job ${item.job.id} will be retried: ${jobError.message}`);
     let raw: RawRef | undefined;
     try {
-      raw = await this.deps.raw.put(
-        item.job.id,
-        item.prepared.bytes,
-        item.prepared.message.transport.contentType ?? undefined,
-      );
+      raw = await this.keepRaw(item.prepared);
     } catch (saveError) {
       // The message itself stays in Service Bus (or with the webhook caller), so releasing the lease matters more.
       this.deps.log?.warn(`Job ${item.job.id}: raw bytes not kept: ${(saveError as Error).message}`);
@@ -372,7 +377,7 @@ function busyOutcome(jobId: string): IngestOutcome {
 export function replayableTransport(transport: TransportInfo): string {
   const properties: Record<string, unknown> = {};
   const source = transport.applicationProperties ?? {};
-  for (const name of [...Object.values(DATAVERSE_PROPERTIES), 'messageMaxSizeExceeded']) {
+  for (const name of DATAVERSE_PROPERTY_NAMES) {
     if (source[name] !== undefined) properties[name] = source[name];
   }
   const headers: Record<string, string> = {};
