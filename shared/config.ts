@@ -39,6 +39,20 @@ export interface BridgeConfig {
   topic?: { topicName: string; subscriptionName: string };
   /** How long an invocation owns a job it is publishing before another delivery may take it over. */
   leaseSeconds: number;
+  /** Webhook-trigger delivery (`deliverSubscriptions`). */
+  delivery: DeliverySettings;
+  /**
+   * Running locally (`AZURE_FUNCTIONS_ENVIRONMENT=Development`, as Core Tools and `npm start` set it): callback URLs
+   * may then be http to localhost, and private addresses are allowed.
+   */
+  localMode: boolean;
+}
+
+export interface DeliverySettings {
+  /** Consecutive failed deliveries after which a subscription is marked unhealthy. */
+  unhealthyAfter: number;
+  /** How long one callback request may take. */
+  timeoutSeconds: number;
 }
 
 /** The names of the settings, in one place. Documented in the README ("Settings"). */
@@ -53,6 +67,9 @@ export const SETTINGS = {
   subscriptionName: 'DATAVERSE_SUBSCRIPTION_NAME',
   leaseSeconds: 'BRIDGE_LEASE_SECONDS',
   serviceBusConnection: 'ServiceBusConnection',
+  unhealthyAfter: 'BRIDGE_UNHEALTHY_AFTER',
+  deliveryTimeoutSeconds: 'BRIDGE_DELIVERY_TIMEOUT_SECONDS',
+  environment: 'AZURE_FUNCTIONS_ENVIRONMENT',
 } as const;
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -124,14 +141,11 @@ export function loadConfig(env: Env = process.env): BridgeConfig {
     const missing = topicName === undefined ? SETTINGS.topicName : SETTINGS.subscriptionName;
     throw new ConfigError(missing, `is not set (${SETTINGS.topicName} and ${SETTINGS.subscriptionName} go together)`);
   }
-  const leaseText = read(env, SETTINGS.leaseSeconds) ?? '300';
-  const leaseSeconds = Number(leaseText);
-  if (!Number.isInteger(leaseSeconds) || leaseSeconds < 1 || leaseSeconds > 3600) {
-    throw new ConfigError(
-      SETTINGS.leaseSeconds,
-      `must be a whole number of seconds from 1 to 3600, got "${leaseText}"`,
-    );
-  }
+  const leaseSeconds = wholeNumber(env, SETTINGS.leaseSeconds, 300, 1, 3600, ' of seconds');
+  const delivery: DeliverySettings = {
+    unhealthyAfter: wholeNumber(env, SETTINGS.unhealthyAfter, 5, 1, 1000, ''),
+    timeoutSeconds: wholeNumber(env, SETTINGS.deliveryTimeoutSeconds, 15, 1, 230, ' of seconds'),
+  };
   return {
     storage: storageSettings(env),
     ...(endpoint === undefined
@@ -140,7 +154,18 @@ export function loadConfig(env: Env = process.env): BridgeConfig {
     queueName: required(env, SETTINGS.queueName),
     ...(topicName && subscriptionName ? { topic: { topicName, subscriptionName } } : {}),
     leaseSeconds,
+    delivery,
+    localMode: read(env, SETTINGS.environment)?.toLowerCase() === 'development',
   };
+}
+
+function wholeNumber(env: Env, name: string, fallback: number, min: number, max: number, unit: string): number {
+  const text = read(env, name) ?? String(fallback);
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new ConfigError(name, `must be a whole number${unit} from ${min} to ${max}, got "${text}"`);
+  }
+  return value;
 }
 
 let cached: BridgeConfig | undefined;

@@ -19,7 +19,21 @@ describe('loadConfig', () => {
       storage: { kind: 'connectionString', connectionString: 'UseDevelopmentStorage=true', prefix: 'bridge' },
       queueName: 'dataverse',
       leaseSeconds: 300,
+      delivery: { unhealthyAfter: 5, timeoutSeconds: 15 },
+      localMode: false,
     });
+  });
+
+  it('reads the delivery settings and local mode', () => {
+    const config = loadConfig({
+      ...base,
+      BRIDGE_UNHEALTHY_AFTER: '3',
+      BRIDGE_DELIVERY_TIMEOUT_SECONDS: '5',
+      AZURE_FUNCTIONS_ENVIRONMENT: 'Development',
+    });
+    expect(config.delivery).toEqual({ unhealthyAfter: 3, timeoutSeconds: 5 });
+    expect(config.localMode).toBe(true);
+    expect(loadConfig({ ...base, AZURE_FUNCTIONS_ENVIRONMENT: 'Production' }).localMode).toBe(false);
   });
 
   it('reads Event Grid, the topic pair, the prefix and the lease', () => {
@@ -68,6 +82,12 @@ describe('loadConfig', () => {
       'https',
     );
     expect(configError({ ...base, BRIDGE_LEASE_SECONDS: '0' }).setting).toBe('BRIDGE_LEASE_SECONDS');
+    expect(configError({ ...base, BRIDGE_UNHEALTHY_AFTER: 'often' }).message).toContain(
+      'BRIDGE_UNHEALTHY_AFTER must be a whole number from 1 to 1000, got "often"',
+    );
+    expect(configError({ ...base, BRIDGE_DELIVERY_TIMEOUT_SECONDS: '1.5' }).setting).toBe(
+      'BRIDGE_DELIVERY_TIMEOUT_SECONDS',
+    );
     expect(configError({ ...base, BRIDGE_STORAGE_PREFIX: 'Bad-Prefix' }).setting).toBe('BRIDGE_STORAGE_PREFIX');
   });
 

@@ -1,9 +1,11 @@
 import { getConfig } from '../config.js';
 import { PublishFailedError } from '../events/errors.js';
 import type { EventPublisher } from '../events/types.js';
+import type { Storage } from '../store/connect.js';
 import type { IngestDeps } from './ingest.js';
 
 let deps: Promise<IngestDeps> | undefined;
+let storage: Promise<Storage> | undefined;
 let localFanOut: EventPublisher | undefined;
 
 /**
@@ -21,6 +23,15 @@ export function setIngestDeps(value: IngestDeps | undefined): void {
 }
 
 /**
+ * The app's storage clients (see `openStorage`), shared by every function of the process so they share one credential
+ * and create each table once. Loads the store module on first use.
+ */
+export function getStorage(): Promise<Storage> {
+  storage ??= import('../store/connect.js').then(({ openStorage }) => openStorage(getConfig().storage));
+  return storage;
+}
+
+/**
  * The pipeline's dependencies, built on first use and then shared by every invocation of the process. The storage and
  * Event Grid SDKs load here rather than at start-up, so functions that do not ingest never pay for them.
  */
@@ -34,8 +45,13 @@ export function getIngestDeps(): Promise<IngestDeps> {
 
 async function build(): Promise<IngestDeps> {
   const config = getConfig();
-  const { createStores } = await import('../store/connect.js');
-  const { jobs, raw } = createStores(config.storage);
+  const [shared, { TableJobStore }, { BlobRawStore }] = await Promise.all([
+    getStorage(),
+    import('../store/tableJobStore.js'),
+    import('../store/blobRawStore.js'),
+  ]);
+  const jobs = new TableJobStore(shared.table(shared.names.jobs));
+  const raw = new BlobRawStore(shared.container());
   let publisher: EventPublisher;
   if (config.eventGrid) {
     const { EventGridPublisher } = await import('../events/eventGridPublisher.js');

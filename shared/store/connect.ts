@@ -10,23 +10,54 @@ import type { JobStore, RawStore } from './types.js';
 // The SDKs are imported with `import()` on first use, never at the top of this file: loading them costs a Functions
 // cold start tens of milliseconds, and `@azure/identity` is only needed when no connection string is given.
 
-/**
- * The names of the jobs table and the raw-body container for a prefix (see `BRIDGE_STORAGE_PREFIX`).
- *
- * @example
- * storageNames('bridge'); // { table: 'bridgejobs', container: 'bridge-raw' }
- */
-export function storageNames(prefix: string): { table: string; container: string } {
-  return { table: `${prefix}jobs`, container: `${prefix}-raw` };
+/** The tables and the container the app keeps its state in. */
+export interface StorageNames {
+  /** Job records (the dedupe gate and processing status). */
+  jobs: string;
+  /** The change log: one entity per event, per Dataverse table. */
+  changes: string;
+  /** The latest known snapshot of each row. */
+  rows: string;
+  /** The Dataverse tables seen so far. */
+  tables: string;
+  /** Webhook-trigger subscriptions (Power Automate callbacks). */
+  subscriptions: string;
+  /** Which subscriptions each event was delivered to, so Event Grid's retries do not call them twice. */
+  deliveries: string;
+  /** Raw bodies of rejected and failed messages. */
+  container: string;
 }
 
 /**
- * Builds the client for the jobs table. Makes no network call and does not create the table. With identity
- * settings and no `credential`, authenticates with `DefaultAzureCredential` (managed identity in Azure).
+ * The names of the tables and the raw-body container for a prefix (see `BRIDGE_STORAGE_PREFIX`).
+ *
+ * @example
+ * storageNames('bridge').jobs;      // 'bridgejobs'
+ * storageNames('bridge').container; // 'bridge-raw'
  */
-export async function openTableClient(settings: StorageSettings, credential?: TokenCredential): Promise<TableClient> {
+export function storageNames(prefix: string): StorageNames {
+  return {
+    jobs: `${prefix}jobs`,
+    changes: `${prefix}changes`,
+    rows: `${prefix}rows`,
+    tables: `${prefix}tables`,
+    subscriptions: `${prefix}subscriptions`,
+    deliveries: `${prefix}deliveries`,
+    container: `${prefix}-raw`,
+  };
+}
+
+/**
+ * Builds the client for one of our tables (default: the jobs table). Makes no network call and does not create the
+ * table. With identity settings and no `credential`, authenticates with `DefaultAzureCredential` (managed identity in
+ * Azure).
+ */
+export async function openTableClient(
+  settings: StorageSettings,
+  credential?: TokenCredential,
+  table: string = storageNames(settings.prefix).jobs,
+): Promise<TableClient> {
   const { TableClient } = await import('@azure/data-tables');
-  const { table } = storageNames(settings.prefix);
   if (settings.kind === 'connectionString') {
     // Azurite listens on http; the SDK refuses to send a shared key over http unless told to.
     return TableClient.fromConnectionString(settings.connectionString, table, { allowInsecureConnection: true });
@@ -48,40 +79,73 @@ export async function openContainerClient(
   return service.getContainerClient(container);
 }
 
+/** Lazily opened clients for our tables and container; see {@link openStorage}. */
+export interface Storage {
+  names: StorageNames;
+  /** A function yielding the client for `table`, created on first use (the same function for the same name). */
+  table(table: string): () => Promise<TableClient>;
+  /** A function yielding the raw-body container's client, created on first use. */
+  container(): () => Promise<ContainerClient>;
+}
+
 /**
- * The job and raw-body stores for the settings. Returns at once: the SDKs are loaded, and the table and container
- * created if missing, on first use, once per returned pair (concurrent first calls share the work; a failed attempt
- * is forgotten so the next call tries again).
+ * Clients for every table and the container, each built (SDK loaded, table or container created if missing) on first
+ * use and then shared. Concurrent first calls share the work; a failed attempt is forgotten so the next call tries
+ * again. With identity settings, one credential serves every client, so they share its token cache.
+ *
+ * @example
+ * const storage = openStorage(loadConfig().storage);
+ * const rows = await storage.table(storage.names.rows)();
+ */
+export function openStorage(settings: StorageSettings): Storage {
+  const names = storageNames(settings.prefix);
+  const credential =
+    settings.kind === 'identity' ? once(() => identityCredential(settings.clientId)) : async () => undefined;
+  const tables = new Map<string, () => Promise<TableClient>>();
+  const table = (name: string) => {
+    let client = tables.get(name);
+    if (client === undefined) {
+      client = once(async () => {
+        const opened = await openTableClient(settings, await credential(), name);
+        try {
+          // The SDK already treats "TableAlreadyExists" as success.
+          await opened.createTable();
+        } catch (error) {
+          throw toStorageError(error, 'create table', `table ${name}`);
+        }
+        return opened;
+      });
+      tables.set(name, client);
+    }
+    return client;
+  };
+  const container = once(async () => {
+    const client = await openContainerClient(settings, await credential());
+    try {
+      await client.createIfNotExists();
+    } catch (error) {
+      throw toStorageError(error, 'create container', `container ${names.container}`);
+    }
+    return client;
+  });
+  return { names, table, container: () => container };
+}
+
+/**
+ * The job and raw-body stores for the settings. Returns at once: nothing is loaded or created until first use (see
+ * {@link openStorage}). `storage` opens the app's other tables on the same credential.
  *
  * @example
  * const { jobs, raw } = createStores(loadConfig().storage);
  * await jobs.get(id);
  */
-export function createStores(settings: StorageSettings): { jobs: JobStore; raw: RawStore } {
-  const { table, container } = storageNames(settings.prefix);
-  // One credential for both clients, so they share its token cache.
-  const credential =
-    settings.kind === 'identity' ? once(() => identityCredential(settings.clientId)) : async () => undefined;
-  const tableClient = once(async () => {
-    const client = await openTableClient(settings, await credential());
-    try {
-      // The SDK already treats "TableAlreadyExists" as success.
-      await client.createTable();
-    } catch (error) {
-      throw toStorageError(error, 'create table', `table ${table}`);
-    }
-    return client;
-  });
-  const containerClient = once(async () => {
-    const client = await openContainerClient(settings, await credential());
-    try {
-      await client.createIfNotExists();
-    } catch (error) {
-      throw toStorageError(error, 'create container', `container ${container}`);
-    }
-    return client;
-  });
-  return { jobs: new TableJobStore(tableClient), raw: new BlobRawStore(containerClient) };
+export function createStores(settings: StorageSettings): { jobs: JobStore; raw: RawStore; storage: Storage } {
+  const storage = openStorage(settings);
+  return {
+    jobs: new TableJobStore(storage.table(storage.names.jobs)),
+    raw: new BlobRawStore(storage.container()),
+    storage,
+  };
 }
 
 async function identityCredential(clientId: string | undefined): Promise<TokenCredential> {

@@ -50,19 +50,27 @@ async function containerExists(name: string): Promise<boolean> {
 
 describe('createStores with a connection string', () => {
   it('names the table and container after the prefix', () => {
-    expect(storageNames('bridge')).toEqual({ table: 'bridgejobs', container: 'bridge-raw' });
+    expect(storageNames('bridge')).toEqual({
+      jobs: 'bridgejobs',
+      changes: 'bridgechanges',
+      rows: 'bridgerows',
+      tables: 'bridgetables',
+      subscriptions: 'bridgesubscriptions',
+      deliveries: 'bridgedeliveries',
+      container: 'bridge-raw',
+    });
   });
 
   it('creates the table and container on first use, not before, and the stores work', async () => {
     const config = settings();
     const names = storageNames(config.prefix);
     const { jobs, raw } = createStores(config);
-    expect(await tableExists(names.table)).toBe(false);
+    expect(await tableExists(names.jobs)).toBe(false);
     expect(await containerExists(names.container)).toBe(false);
 
     const { created, job: stored } = await jobs.create(job('a1'));
     expect(created).toBe(true);
-    expect(await tableExists(names.table)).toBe(true);
+    expect(await tableExists(names.jobs)).toBe(true);
     expect(await jobs.get('a1')).toEqual(stored);
 
     const ref = await raw.put('a1', new Uint8Array([1, 2, 3]), 'application/json');
