@@ -33,6 +33,11 @@ export interface IngestDeps {
   limits?: PublishLimits;
   now?: () => Date;
   log?: Logger;
+  /**
+   * Replaying (`POST /api/jobs/{id}/replay`): a job already `rejected` is taken over and tried again instead of being
+   * settled as rejected, so a context rejected before a fix can be published after it.
+   */
+  retryRejected?: boolean;
 }
 
 /**
@@ -197,7 +202,19 @@ class IngestRun {
   private async reject(item: Prepared, error: ContextFormatError): Promise<void> {
     const jobError = toJobError(error);
     const raw = await this.keepRaw(item);
-    const { job } = await this.deps.jobs.create(this.newJob(item, { status: 'rejected', error: jobError, raw }));
+    const draft = this.newJob(item, { status: 'rejected', error: jobError, raw });
+    let { created, job } = await this.deps.jobs.create(draft);
+    if (!created && this.deps.retryRejected) {
+      // A replay that is still rejected: record the attempt and today's reason (the reader may have changed).
+      job =
+        (await this.deps.jobs.update(job, {
+          status: 'rejected',
+          attempts: job.attempts + 1,
+          updatedAt: draft.updatedAt,
+          error: jobError,
+          raw,
+        })) ?? job;
+    }
     this.outcomes.set(item.jobId, { jobId: item.jobId, status: 'rejected', error: job.error ?? jobError });
     const id = item.message.messageId === undefined ? '' : ` ${item.message.messageId}`;
     this.deps.log?.warn(`Rejected message${id} as job ${item.jobId}: ${error.message}`);
@@ -219,7 +236,7 @@ class IngestRun {
         this.outcomes.set(job.id, { jobId: job.id, status: 'duplicate', eventId: job.eventId ?? event.id });
         return undefined;
       }
-      if (job.status === 'rejected') {
+      if (job.status === 'rejected' && !this.deps.retryRejected) {
         this.outcomes.set(job.id, { jobId: job.id, status: 'rejected', ...(job.error ? { error: job.error } : {}) });
         return undefined;
       }

@@ -24,6 +24,7 @@ const STRINGS = [
   'operationId',
   'organizationId',
   'eventId',
+  'replayedAs',
   'transport',
 ] as const;
 const NUMBERS = ['attempts', 'deliveryCount'] as const;

@@ -53,6 +53,11 @@ export interface JobRecord {
   error?: JobError;
   /** The raw bytes, kept for rejected and failed jobs so they can be replayed. */
   raw?: RawRef;
+  /**
+   * Set on a rejected job whose replay was read as a context this time (the reader was fixed): that context is a
+   * job of its own, with this id.
+   */
+  replayedAs?: string;
   /** Transport facts needed to replay (content type, Dataverse properties/headers), as JSON. No secrets. */
   transport?: string;
   /** Opaque concurrency token; pass it back to {@link JobStore.update}. */
