@@ -42,6 +42,8 @@ export function applySettings(values: Record<string, string>, env: NodeJS.Proces
   for (const [name, value] of Object.entries(values)) {
     if (env[name] === undefined && value.trim() !== '') env[name] = value;
   }
+  // What Core Tools sets too: the app is running on a developer's machine (callbacks to localhost are allowed).
+  env.AZURE_FUNCTIONS_ENVIRONMENT ??= 'Development';
 }
 
 /** Whether our storage must be provided locally: nothing configured, or the Azurite shorthand. */

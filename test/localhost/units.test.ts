@@ -30,7 +30,17 @@ describe('local settings', () => {
   it('puts values into the environment without overriding what is already set, ignoring empty ones', () => {
     const env: NodeJS.ProcessEnv = { PORT: '9000' };
     applySettings({ PORT: '7071', DATAVERSE_QUEUE_NAME: 'dataverse', EVENTGRID_TOPIC_KEY: ' ' }, env);
-    expect(env).toEqual({ PORT: '9000', DATAVERSE_QUEUE_NAME: 'dataverse' });
+    expect(env).toEqual({
+      PORT: '9000',
+      DATAVERSE_QUEUE_NAME: 'dataverse',
+      AZURE_FUNCTIONS_ENVIRONMENT: 'Development',
+    });
+  });
+
+  it('runs in Development like Core Tools, unless the environment says otherwise', () => {
+    const env: NodeJS.ProcessEnv = { AZURE_FUNCTIONS_ENVIRONMENT: 'Production' };
+    applySettings({ AZURE_FUNCTIONS_ENVIRONMENT: 'Staging' }, env);
+    expect(env.AZURE_FUNCTIONS_ENVIRONMENT).toBe('Production');
   });
 
   it('starts embedded storage only when none is configured', () => {
