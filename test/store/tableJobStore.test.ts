@@ -49,6 +49,7 @@ function fullJob(id: string): Required<NewJob> & { error: Required<JobError>; ra
     operationId: '0f8fad5b-d9cb-469f-a165-70867728950e',
     organizationId: '3c2f1e0d-aaaa-bbbb-cccc-000000000001',
     eventId: '01234567-89ab-8def-8123-456789abcdef',
+    replayedAs: 'fedcba9876543210fedcba9876543210',
     error: { code: 'NotJson', message: "Unexpected token 'x' at 0", path: '$.InputParameters[0]' },
     raw: { key: id, size: 300_000, sha256: 'ab'.repeat(32), contentType: 'application/json; charset=utf-8' },
     transport: JSON.stringify({ contentType: 'application/json', properties: { 'x-ms-dynamics-entity-name': 'a' } }),
