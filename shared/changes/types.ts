@@ -21,6 +21,11 @@ export interface ChangeRecord {
   changedAttributes: string[];
   /** The column values this event carried (Target, then post images over it); empty for Delete. */
   attributes: Record<string, unknown>;
+  /**
+   * `attributes` was left out because the event's columns exceed what one Table entity holds (about 900 KB); the
+   * published event itself still has them.
+   */
+  attributesTruncated?: boolean;
   userId: string | null;
   initiatingUserId: string | null;
   operationId: string | null;

@@ -1,0 +1,16 @@
+import { app, type EventGridEvent, type InvocationContext } from '@azure/functions';
+import { projectChange } from '../shared/changes/projectChanges.js';
+import { getChangeStore } from '../shared/changes/runtime.js';
+import { getConfig } from '../shared/config.js';
+
+/**
+ * Subscribed to the Event Grid topic (CloudEvents schema): keeps the change log and the latest snapshot of each row.
+ * Storage failures fail the invocation, so Event Grid redelivers; events that are not ours are logged and dropped.
+ */
+export async function projectChanges(event: EventGridEvent, context: InvocationContext): Promise<void> {
+  await projectChange(event, { store: await getChangeStore(), log: context });
+}
+
+getConfig(); // validates every setting at start-up
+
+app.eventGrid('projectChanges', { handler: projectChanges });
