@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { Command, CommanderError, Option } from 'commander';
+import { addConnectorCommand } from './connector.js';
 import { type ParseOptions, runParse } from './parse.js';
 import { runSend, type SendOptions } from './send.js';
 
@@ -93,6 +94,8 @@ as the queue's name (without --service-bus, an existing path there is still take
   .action(async (paths: string[], options: SendOptions) => {
     process.exitCode = await runSend(paths, options, process.stdout, process.stderr);
   });
+
+addConnectorCommand(program);
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];

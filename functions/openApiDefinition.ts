@@ -1,0 +1,10 @@
+import { app, type HttpRequest, type HttpResponseInit } from '@azure/functions';
+import { openApiDefinition as definitionResponse } from '../shared/connector/openApiDefinition.js';
+import { httpTrigger } from '../shared/connector/operations.js';
+
+/** The connector definition (Swagger 2.0) for "Import from URL", pointing at the host that served it. */
+export async function openApiDefinition(request: HttpRequest): Promise<HttpResponseInit> {
+  return definitionResponse(new URL(request.url), request.headers.get('x-forwarded-host') ?? undefined);
+}
+
+app.http('openApiDefinition', { ...httpTrigger('openApiDefinition'), handler: openApiDefinition });

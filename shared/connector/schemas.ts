@@ -1,0 +1,611 @@
+/**
+ * The JSON shapes of the connector, as Swagger 2.0 schemas (the draft-4 subset Power Platform reads: no `nullable`,
+ * no `oneOf`; `x-nullable: true` marks a field that can be null, which is what the connector designer understands).
+ * Every property carries a `description` and an `x-ms-summary`: the summary is what a maker sees as the name of a
+ * dynamic-content token or a field, the description is its tooltip.
+ *
+ * These are the shapes the handlers answer with (`TableInfo`, `ChangeRecord`, `RowSnapshot` in
+ * `shared/changes/types.ts`, `JobView` in `jobs.ts`, `Subscription` in `shared/subscriptions/types.ts`…); the tests
+ * check them field by field against those types and validate real outputs against them.
+ */
+
+/** How prominently the connector designer shows an operation, a parameter or a field. */
+export type Visibility = 'important' | 'advanced' | 'internal';
+
+/** A dropdown filled by another operation of the connector. */
+export interface DynamicValues {
+  operationId: string;
+  'value-collection': string;
+  'value-path': string;
+  'value-title': string;
+}
+
+/** A Swagger 2.0 schema object, limited to the keywords the connector uses. */
+export interface Schema {
+  $ref?: string;
+  type?: 'object' | 'array' | 'string' | 'integer' | 'number' | 'boolean';
+  format?: string;
+  pattern?: string;
+  enum?: readonly (string | number | boolean)[];
+  default?: string | number | boolean;
+  minimum?: number;
+  maximum?: number;
+  minLength?: number;
+  maxLength?: number;
+  items?: Schema;
+  properties?: Record<string, Schema>;
+  required?: readonly string[];
+  additionalProperties?: boolean | Schema;
+  description?: string;
+  'x-ms-summary'?: string;
+  'x-ms-visibility'?: Visibility;
+  'x-nullable'?: boolean;
+  'x-ms-notification-url'?: boolean;
+  'x-ms-dynamic-values'?: DynamicValues;
+}
+
+/** The name of a shape in {@link definitions}. */
+export type DefinitionName =
+  | 'Health'
+  | 'Check'
+  | 'TableInfo'
+  | 'TableList'
+  | 'ChangeRecord'
+  | 'ChangePage'
+  | 'RowSnapshot'
+  | 'Job'
+  | 'JobError'
+  | 'JobPage'
+  | 'PublishEventRequest'
+  | 'PublishResult'
+  | 'ReplayResult'
+  | 'SubscriptionRequest'
+  | 'SubscriptionView'
+  | 'SubscriptionCreated'
+  | 'SubscriptionList'
+  | 'DeliveryError'
+  | 'DeleteResult'
+  | 'Error'
+  | 'DataverseContext';
+
+/** `{ "$ref": "#/definitions/<name>" }`. */
+export function ref(name: DefinitionName): Schema {
+  return { $ref: `#/definitions/${name}` };
+}
+
+/** The dropdown of tables seen so far, fed by `ListTables` (`GET /api/tables`). */
+export const TABLE_DROPDOWN: DynamicValues = {
+  operationId: 'ListTables',
+  'value-collection': 'value',
+  'value-path': 'name',
+  'value-title': 'name',
+};
+
+type Extra = Omit<Schema, 'type' | 'description' | 'x-ms-summary'>;
+
+function field(type: NonNullable<Schema['type']>, summary: string, description: string, extra: Extra = {}): Schema {
+  // A stable, readable key order: the JSON Schema keywords, then the label, then the Power Platform extensions.
+  const {
+    format,
+    'x-nullable': nullable,
+    'x-ms-visibility': visibility,
+    'x-ms-notification-url': notificationUrl,
+    'x-ms-dynamic-values': dynamicValues,
+    ...rest
+  } = extra;
+  return {
+    type,
+    ...(format === undefined ? {} : { format }),
+    ...rest,
+    description,
+    'x-ms-summary': summary,
+    ...(nullable === undefined ? {} : { 'x-nullable': nullable }),
+    ...(visibility === undefined ? {} : { 'x-ms-visibility': visibility }),
+    ...(notificationUrl === undefined ? {} : { 'x-ms-notification-url': notificationUrl }),
+    ...(dynamicValues === undefined ? {} : { 'x-ms-dynamic-values': dynamicValues }),
+  };
+}
+
+const string = (summary: string, description: string, extra?: Extra) => field('string', summary, description, extra);
+const integer = (summary: string, description: string, extra?: Extra) =>
+  field('integer', summary, description, { format: 'int32', ...extra });
+const boolean = (summary: string, description: string, extra?: Extra) => field('boolean', summary, description, extra);
+const dateTime = (summary: string, description: string, extra?: Extra) =>
+  field('string', summary, description, { format: 'date-time', ...extra });
+const object = (summary: string, description: string, extra?: Extra) => field('object', summary, description, extra);
+const strings = (summary: string, description: string, itemSummary: string, itemDescription: string) =>
+  field('array', summary, description, { items: string(itemSummary, itemDescription) });
+const nullable: Extra = { 'x-nullable': true };
+
+/** What the pattern of a table logical name and of a message name accept (the same as `POST /api/events`). */
+const LOGICAL_NAME = '^[A-Za-z0-9_]{1,128}$';
+const MESSAGE_NAME = '^[A-Za-z][A-Za-z0-9_]{0,127}$';
+
+const CHECK: Schema = {
+  type: 'object',
+  required: ['status', 'durationMs'],
+  properties: {
+    status: string('Check Status', 'ok, failed, or local (the local host delivers events in-process).', {
+      enum: ['ok', 'failed', 'local'],
+    }),
+    durationMs: integer('Duration (ms)', 'How long the check took, in milliseconds.'),
+    message: string('Check Message', 'Why the check failed, naming the dependency (never a secret).'),
+  },
+};
+
+const HEALTH: Schema = {
+  type: 'object',
+  required: ['status', 'version', 'checks'],
+  properties: {
+    status: string('Health Status', 'healthy when every check passed, else unhealthy.', {
+      enum: ['healthy', 'unhealthy'],
+    }),
+    version: string('Version', 'The version of the Dataverse Bridge app that answered.'),
+    checks: {
+      type: 'object',
+      required: ['storage', 'eventGrid'],
+      properties: { storage: ref('Check'), eventGrid: ref('Check') },
+      description: 'The result of each dependency check.',
+      'x-ms-summary': 'Checks',
+    },
+  },
+};
+
+const TABLE_INFO: Schema = {
+  type: 'object',
+  required: ['name', 'lastSeenAt'],
+  properties: {
+    name: string('Table Name', 'The logical name of the table, e.g. account.'),
+    lastSeenAt: dateTime('Last Seen At', 'When an event for the table was last recorded (UTC).'),
+  },
+};
+
+const CHANGE_RECORD: Schema = {
+  type: 'object',
+  required: [
+    'eventId',
+    'type',
+    'message',
+    'table',
+    'rowId',
+    'time',
+    'changedAttributes',
+    'attributes',
+    'userId',
+    'initiatingUserId',
+    'operationId',
+    'correlationId',
+    'organizationId',
+    'source',
+  ],
+  properties: {
+    eventId: string('Event ID', 'The id of the event (CloudEvents id), the same for every copy of it.'),
+    type: string('Event Type', 'The event type: the message in lower case after dataverse., e.g. dataverse.update.'),
+    message: string('Message Name', 'The Dataverse message, e.g. Create, Update, Delete or a custom API name.'),
+    table: string('Table', 'The logical name of the table, e.g. account.'),
+    rowId: string('Row ID', 'The id of the row the event is about.'),
+    time: dateTime('Time', 'When Dataverse performed the operation (UTC).'),
+    changedAttributes: strings(
+      'Changed Columns',
+      'For Update: the logical names of the columns the caller set. Empty for other messages.',
+      'Changed Column',
+      'The logical name of a column the caller set.',
+    ),
+    attributes: object('Column Values', 'The column values the event carried, by logical name; empty for Delete.'),
+    attributesTruncated: boolean(
+      'Column Values Left Out',
+      'True when the column values were too large to keep in the change log; the published event still has them.',
+    ),
+    userId: string('User ID', 'The id of the user the operation ran as, if known.', nullable),
+    initiatingUserId: string('Initiating User ID', 'The id of the user who started the operation, if known.', nullable),
+    operationId: string('Operation ID', 'The Dataverse system job id of the operation, if any.', nullable),
+    correlationId: string('Correlation ID', 'The Dataverse correlation id of the request, if any.', nullable),
+    organizationId: string('Organization ID', 'The id of the Dataverse organization (environment).'),
+    source: string('Event Source', 'The organization the event came from: its URL, or /organizations/ and its id.'),
+  },
+};
+
+const ROW_SNAPSHOT: Schema = {
+  type: 'object',
+  required: ['table', 'id', 'deleted', 'attributes', 'formattedValues', 'updatedAt', 'lastEventId', 'lastMessage'],
+  properties: {
+    table: string('Table', 'The logical name of the table, e.g. account.'),
+    id: string('Row ID', 'The id of the row.'),
+    deleted: boolean('Deleted', 'True when the newest event for the row was a Delete; then the columns are empty.'),
+    attributes: object('Column Values', "Each column's newest known value, by logical name."),
+    formattedValues: object(
+      'Formatted Values',
+      "Each column's newest known formatted value (choice labels, lookup names, money with currency).",
+    ),
+    updatedAt: dateTime('Updated At', 'The time of the newest event merged into this snapshot (UTC).'),
+    lastEventId: string('Last Event ID', 'The id of the newest event merged into this snapshot.'),
+    lastMessage: string('Last Message', 'The Dataverse message of the newest event, e.g. Update.'),
+  },
+};
+
+const JOB_ERROR: Schema = {
+  type: 'object',
+  required: ['code', 'message'],
+  properties: {
+    code: string('Error Code', 'What went wrong, as a PascalCase code, e.g. NotJson.'),
+    message: string('Error Message', 'What was wrong, where, and what to change.'),
+    path: string('Error Path', 'Where in the message the problem is, when it is about one field.'),
+  },
+};
+
+const JOB: Schema = {
+  type: 'object',
+  required: ['id', 'status', 'attempts', 'receivedAt', 'updatedAt', 'source'],
+  properties: {
+    id: string('Job ID', 'The job id: 32 hexadecimal characters, the same for every delivery of one message.'),
+    status: string('Job Status', 'received (in progress), published, rejected (bad input) or failed (will retry).', {
+      enum: ['received', 'published', 'rejected', 'failed'],
+    }),
+    attempts: integer('Attempts', 'How many deliveries of the message reached the pipeline, retries included.'),
+    receivedAt: dateTime('Received At', 'When the message first arrived (UTC).'),
+    updatedAt: dateTime('Updated At', 'When the job last changed (UTC).'),
+    publishedAt: dateTime('Published At', 'When the event was published (UTC).'),
+    source: string('Job Source', 'Where the message came in: queue, topic, webhook, api or replay.', {
+      enum: ['queue', 'topic', 'webhook', 'api', 'replay'],
+    }),
+    messageId: string('Message ID', 'The Service Bus message id, for messages that came from Service Bus.'),
+    deliveryCount: integer('Delivery Count', 'How many times Service Bus delivered the message.'),
+    table: string('Table', 'The logical name of the table, when the message could be read.'),
+    message: string('Message Name', 'The Dataverse message, when the message could be read.'),
+    rowId: string('Row ID', 'The id of the row, when the message could be read.'),
+    operationId: string('Operation ID', 'The Dataverse system job id of the operation.'),
+    organizationId: string('Organization ID', 'The id of the Dataverse organization (environment).'),
+    eventId: string('Event ID', 'The id of the event published (or to be published) for this job.'),
+    error: ref('JobError'),
+    raw: {
+      type: 'object',
+      required: ['size', 'sha256'],
+      properties: {
+        size: integer('Body Size', 'The size of the kept message body, in bytes.'),
+        sha256: string('Body SHA-256', 'The SHA-256 of the kept message body, in hexadecimal.'),
+        contentType: string('Body Content Type', 'The content type the message body arrived with.'),
+      },
+      description: 'The message body kept for replay (rejected and failed jobs).',
+      'x-ms-summary': 'Kept Body',
+    },
+    replayedAs: string('Replayed As', 'The id of the job a replay of this rejected message became, if any.'),
+  },
+};
+
+const PUBLISH_EVENT_REQUEST: Schema = {
+  type: 'object',
+  required: ['table', 'rowId', 'message'],
+  additionalProperties: false,
+  properties: {
+    table: string('Table', 'The logical name of the table the event is about (letters, digits, _), e.g. account.', {
+      pattern: LOGICAL_NAME,
+      'x-ms-visibility': 'important',
+      'x-ms-dynamic-values': TABLE_DROPDOWN,
+    }),
+    rowId: string('Row ID', 'The id (a GUID) of the row the event is about.', {
+      format: 'uuid',
+      'x-ms-visibility': 'important',
+    }),
+    message: string('Message Name', 'The message the event reports, e.g. Update or the name of a custom API.', {
+      pattern: MESSAGE_NAME,
+      'x-ms-visibility': 'important',
+    }),
+    attributes: object(
+      'Column Values',
+      'Column values to carry, by logical name: strings, numbers, booleans or null.',
+      { 'x-ms-visibility': 'advanced' },
+    ),
+    idempotencyKey: string(
+      'Idempotency Key',
+      'Any text: calls with the same key, table, row and message publish one event.',
+      { minLength: 1, maxLength: 128, 'x-ms-visibility': 'advanced' },
+    ),
+  },
+};
+
+const PUBLISH_RESULT: Schema = {
+  type: 'object',
+  required: ['jobId', 'eventId', 'status'],
+  properties: {
+    jobId: string('Job ID', 'The job that records the event; look it up with Get a job.'),
+    eventId: string('Event ID', 'The id of the published event.'),
+    status: string('Publish Status', 'published, or duplicate when the same event was published before.', {
+      enum: ['published', 'duplicate'],
+    }),
+  },
+};
+
+const REPLAY_RESULT: Schema = {
+  type: 'object',
+  required: ['jobId', 'status'],
+  properties: {
+    jobId: string('Job ID', 'The job the replayed message ended in (a new one when it can now be read).'),
+    status: string('Replay Status', 'published, duplicate, rejected, failed, or busy (being processed right now).', {
+      enum: ['published', 'duplicate', 'rejected', 'failed', 'busy'],
+    }),
+    eventId: string('Event ID', 'The id of the event, when the message was read.'),
+    error: ref('JobError'),
+  },
+};
+
+const SUBSCRIPTION_REQUEST: Schema = {
+  type: 'object',
+  required: ['callbackUrl'],
+  additionalProperties: false,
+  properties: {
+    callbackUrl: string('Callback URL', 'Where matching events are posted; filled in by the flow.', {
+      format: 'uri',
+      maxLength: 2048,
+      'x-ms-visibility': 'internal',
+      'x-ms-notification-url': true,
+    }),
+    table: string('Table', 'Only events about this table (a logical name). Leave empty for every table.', {
+      pattern: '^[A-Za-z0-9_]{0,128}$',
+      'x-ms-visibility': 'important',
+      'x-ms-dynamic-values': TABLE_DROPDOWN,
+    }),
+    messages: string('Messages', 'Only these messages, separated by commas, e.g. Create,Update. Empty for all.', {
+      maxLength: 1024,
+      'x-ms-visibility': 'important',
+    }),
+    columns: string('Columns', 'Updates only when one of these columns changed, separated by commas.', {
+      maxLength: 4096,
+      'x-ms-visibility': 'advanced',
+    }),
+    secret: string(
+      'Signing Secret',
+      'The key that signs each delivery, 16 to 256 characters; generated when left out.',
+      {
+        minLength: 16,
+        maxLength: 256,
+        'x-ms-visibility': 'advanced',
+      },
+    ),
+  },
+};
+
+const DELIVERY_ERROR: Schema = {
+  type: 'object',
+  required: ['code', 'message', 'at', 'eventId'],
+  properties: {
+    code: string('Delivery Error Code', 'HttpStatus, Timeout, NetworkError or RefusedAddress.'),
+    message: string('Delivery Error Message', 'What went wrong with the delivery.'),
+    status: integer('Callback Status', 'The HTTP status the callback answered, when it answered.'),
+    at: dateTime('Failed At', 'When the delivery failed (UTC).'),
+    eventId: string('Failed Event ID', 'The id of the event that could not be delivered.'),
+  },
+};
+
+const SUBSCRIPTION_VIEW_PROPERTIES: Record<string, Schema> = {
+  id: string('Subscription ID', 'The subscription id: 32 hexadecimal characters.'),
+  callbackUrl: string('Callback URL', 'Where matching events are posted (origin and path only; the query is hidden).', {
+    format: 'uri',
+  }),
+  tables: strings(
+    'Tables',
+    'The tables the subscription receives events for; empty means every table.',
+    'Table',
+    'A table logical name.',
+  ),
+  messages: strings(
+    'Messages',
+    'The messages the subscription receives; empty means every message.',
+    'Message',
+    'A Dataverse message name.',
+  ),
+  columns: strings(
+    'Columns',
+    'For Update: only when one of these columns changed; empty means any change.',
+    'Column',
+    'A column logical name.',
+  ),
+  createdAt: dateTime('Created At', 'When the subscription was created (UTC).'),
+  health: string('Subscription Health', 'unhealthy after several deliveries in a row failed, else healthy.', {
+    enum: ['healthy', 'unhealthy'],
+  }),
+  consecutiveFailures: integer('Consecutive Failures', 'Failed deliveries since the last successful one.'),
+  lastError: ref('DeliveryError'),
+  lastDeliveredAt: dateTime('Last Delivered At', 'When an event was last delivered successfully (UTC).'),
+};
+const SUBSCRIPTION_VIEW_REQUIRED = [
+  'id',
+  'callbackUrl',
+  'tables',
+  'messages',
+  'columns',
+  'createdAt',
+  'health',
+  'consecutiveFailures',
+];
+
+const SUBSCRIPTION_VIEW: Schema = {
+  type: 'object',
+  required: SUBSCRIPTION_VIEW_REQUIRED,
+  properties: SUBSCRIPTION_VIEW_PROPERTIES,
+};
+
+/** The 201 of the trigger: the view plus, this once, the signing secret. */
+const SUBSCRIPTION_CREATED: Schema = {
+  type: 'object',
+  required: [...SUBSCRIPTION_VIEW_REQUIRED, 'secret'],
+  properties: {
+    ...SUBSCRIPTION_VIEW_PROPERTIES,
+    secret: string('Signing Secret', 'The HMAC-SHA256 key of the X-Bridge-Signature-256 header; shown only once.'),
+  },
+};
+
+const DELETE_RESULT: Schema = {
+  type: 'object',
+  required: ['id', 'deleted'],
+  properties: {
+    id: string('Subscription ID', 'The id of the subscription that was deleted.'),
+    deleted: boolean('Deleted', 'Always true: the subscription is gone.'),
+  },
+};
+
+const ERROR: Schema = {
+  type: 'object',
+  required: ['error'],
+  properties: {
+    error: {
+      type: 'object',
+      required: ['code', 'message'],
+      properties: {
+        code: string('Error Code', 'What went wrong, as a PascalCase code, e.g. InvalidParameter or NotFound.'),
+        message: string('Error Message', 'What was wrong, where, and what to change.'),
+        target: string('Error Target', 'The parameter or body field the error is about, e.g. top or table.'),
+      },
+      description: 'The error.',
+      'x-ms-summary': 'Error',
+    },
+  },
+};
+
+const entityReference = (summary: string, description: string): Schema => ({
+  type: 'object',
+  properties: {
+    logicalName: string('Extension Table', 'The logical name of the table of the referenced row.'),
+    id: string('Extension ID', 'The id of the referenced row.'),
+    name: string('Extension Name', 'The primary name of the referenced row, if Dataverse sent it.', nullable),
+  },
+  description,
+  'x-ms-summary': summary,
+  'x-nullable': true,
+});
+
+/** The delivered payload: the normalized context (`NormalizedContext`; DESIGN.md "The normalized context"). */
+const DATAVERSE_CONTEXT: Schema = {
+  type: 'object',
+  required: ['messageName', 'primaryEntityName', 'primaryEntityId', 'organizationId', 'changedAttributes'],
+  properties: {
+    messageName: string('Message Name', 'The Dataverse message, e.g. Create, Update, Delete or a custom API name.'),
+    primaryEntityName: string('Table', 'The logical name of the table the operation is about, e.g. account.'),
+    primaryEntityId: string('Row ID', 'The id of the row the operation is about.'),
+    secondaryEntityName: string('Secondary Table', 'The second table of messages that have one, else none.', nullable),
+    changedAttributes: strings(
+      'Changed Columns',
+      'For Update: the logical names of the columns the caller set. Empty for other messages.',
+      'Changed Column',
+      'The logical name of a column the caller set.',
+    ),
+    stage: integer('Stage', 'The pipeline stage: 10 pre-validation, 20 pre-operation, 40 post-operation.', nullable),
+    mode: integer('Mode', 'How the step ran: 0 synchronous, 1 asynchronous.', nullable),
+    depth: integer('Depth', 'How deep in a chain of plug-ins and flows the operation ran (1 at the top).', nullable),
+    isolationMode: integer('Isolation Mode', 'The isolation mode of the step that produced the context.', nullable),
+    operationId: string('Operation ID', 'The system job id, stable across Dataverse retries.', nullable),
+    operationCreatedOn: dateTime('Operation Time', 'When Dataverse performed the operation (UTC).', nullable),
+    requestId: string('Request ID', 'The id of the Dataverse request.', nullable),
+    correlationId: string('Correlation ID', 'The Dataverse correlation id, shared by related operations.', nullable),
+    organizationId: string('Organization ID', 'The id of the Dataverse organization (environment).'),
+    organizationName: string('Organization Name', 'The unique name of the Dataverse organization.', nullable),
+    organizationUrl: string('Organization URL', 'The URL of the environment, e.g. https://contoso.crm.dynamics.com.', {
+      'x-nullable': true,
+    }),
+    businessUnitId: string('Business Unit ID', 'The id of the business unit of the user.', nullable),
+    userId: string('User ID', 'The id of the user the operation ran as.', nullable),
+    initiatingUserId: string('Initiating User ID', 'The id of the user who started the operation.', nullable),
+    userAzureActiveDirectoryObjectId: string(
+      'User Entra Object ID',
+      'The Microsoft Entra object id of the user the operation ran as.',
+      nullable,
+    ),
+    initiatingUserAzureActiveDirectoryObjectId: string(
+      'Initiating User Entra Object ID',
+      'The Microsoft Entra object id of the user who started the operation.',
+      nullable,
+    ),
+    initiatingUserAgent: string('Initiating User Agent', 'The client that started the operation, if known.', nullable),
+    isExecutingOffline: boolean('Executing Offline', 'Whether the operation ran offline.', nullable),
+    isInTransaction: boolean('In Transaction', 'Whether the step ran inside the database transaction.', nullable),
+    isOfflinePlayback: boolean('Offline Playback', 'Whether the operation replays offline changes.', nullable),
+    owningExtension: entityReference('Owning Extension', 'The step or service endpoint that produced the context.'),
+    inputParameters: object(
+      'Input Parameters',
+      'The request parameters by name; Target holds the row with its column values.',
+    ),
+    outputParameters: object('Output Parameters', 'The response parameters by name, e.g. id after a Create.'),
+    sharedVariables: object('Shared Variables', 'Values plug-ins shared with later steps, by name.'),
+    preEntityImages: object('Pre-Images', 'The rows as they were before the operation, by image name.'),
+    postEntityImages: object('Post-Images', 'The rows as they are after the operation, by image name.'),
+    parentContext: object('Parent Context', 'The context of the operation that caused this one, if any.', nullable),
+    messageMaxSizeExceeded: boolean(
+      'Message Too Large',
+      'True when Dataverse left out the parameters and images because the message was too large.',
+    ),
+  },
+};
+
+const list = (items: DefinitionName, summary: string, description: string, pageable: boolean): Schema => ({
+  type: 'object',
+  required: ['value'],
+  properties: {
+    value: { type: 'array', items: ref(items), description, 'x-ms-summary': summary },
+    ...(pageable
+      ? { nextLink: string('Next Link', 'The URL of the next page; absent on the last page.', { format: 'uri' }) }
+      : {}),
+  },
+});
+
+/**
+ * Every shape, by definition name, in the order the definition lists them.
+ *
+ * @example
+ * definitions.Job.properties?.status?.enum; // ['received', 'published', 'rejected', 'failed']
+ */
+export const definitions: Readonly<Record<DefinitionName, Schema>> = {
+  Health: HEALTH,
+  Check: CHECK,
+  TableInfo: TABLE_INFO,
+  TableList: list('TableInfo', 'Tables', 'The tables seen so far, by name.', false),
+  ChangeRecord: CHANGE_RECORD,
+  ChangePage: list('ChangeRecord', 'Changes', 'The changes of the page, newest first.', true),
+  RowSnapshot: ROW_SNAPSHOT,
+  Job: JOB,
+  JobError: JOB_ERROR,
+  JobPage: list('Job', 'Jobs', 'The jobs of the page.', true),
+  PublishEventRequest: PUBLISH_EVENT_REQUEST,
+  PublishResult: PUBLISH_RESULT,
+  ReplayResult: REPLAY_RESULT,
+  SubscriptionRequest: SUBSCRIPTION_REQUEST,
+  SubscriptionView: SUBSCRIPTION_VIEW,
+  SubscriptionCreated: SUBSCRIPTION_CREATED,
+  SubscriptionList: list('SubscriptionView', 'Subscriptions', 'Every subscription.', false),
+  DeliveryError: DELIVERY_ERROR,
+  DeleteResult: DELETE_RESULT,
+  Error: ERROR,
+  DataverseContext: DATAVERSE_CONTEXT,
+};
+
+/**
+ * The plain JSON Schema (draft-07, for ajv) of a definition: `$ref`s resolve against the same definitions, and
+ * `x-nullable: true` becomes `null` being allowed, so a validator accepts exactly what the connector documents.
+ *
+ * @example
+ * new Ajv().compile(jsonSchemaFor('ChangeRecord'))(record);
+ */
+export function jsonSchemaFor(name: DefinitionName): Record<string, unknown> {
+  const all: Record<string, unknown> = {};
+  for (const [key, schema] of Object.entries(definitions)) all[key] = toJsonSchema(schema);
+  return { $ref: `#/definitions/${name}`, definitions: all };
+}
+
+function toJsonSchema(schema: Schema): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(schema)) {
+    if (key === 'properties') {
+      const properties: Record<string, unknown> = {};
+      for (const [name, property] of Object.entries(value as Record<string, Schema>))
+        properties[name] = toJsonSchema(property);
+      out.properties = properties;
+    } else if ((key === 'items' || key === 'additionalProperties') && typeof value === 'object') {
+      out[key] = toJsonSchema(value as Schema);
+    } else {
+      out[key] = value;
+    }
+  }
+  if (schema['x-nullable'] === true && schema.type !== undefined) {
+    out.type = [schema.type, 'null'];
+    if (schema.enum) out.enum = [...schema.enum, null];
+  }
+  return out;
+}
