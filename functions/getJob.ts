@@ -1,5 +1,6 @@
 import { app, type HttpRequest, type HttpResponseInit } from '@azure/functions';
 import { getJob as getJobResponse } from '../shared/connector/jobs.js';
+import { httpTrigger } from '../shared/connector/operations.js';
 import { getIngestDeps } from '../shared/pipeline/runtime.js';
 
 /** One processing record, with its error details. */
@@ -8,4 +9,4 @@ export async function getJob(request: HttpRequest): Promise<HttpResponseInit> {
   return getJobResponse(request.params.id ?? '', jobs);
 }
 
-app.http('getJob', { route: 'jobs/{id}', methods: ['GET'], authLevel: 'function', handler: getJob });
+app.http('getJob', { ...httpTrigger('getJob'), handler: getJob });

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { entryPoints } from '../shared/localhost/registrations.js';
@@ -33,7 +33,11 @@ describe('the app as the real Functions host sees it', () => {
 
   it('finds one compiled entry point per function file through package.json main', async () => {
     const compiled = (await entryPoints(REPO_ROOT)).map((file) => basename(file));
-    const sources = ['dataverseQueue', 'dataverseTopic', 'dataverseWebhook', 'getJob', 'listJobs'];
-    expect(compiled).toEqual(sources.map((name) => `${name}.js`));
+    const sources = readdirSync(join(REPO_ROOT, 'functions'))
+      .filter((file) => file.endsWith('.ts'))
+      .map((file) => file.replace(/\.ts$/, '.js'))
+      .sort();
+    expect(sources).toContain('projectChanges.js');
+    expect(compiled.sort()).toEqual(sources);
   });
 });

@@ -1,4 +1,5 @@
 import type { JobRecord, JobStatus, JobStore, RawRef } from '../store/types.js';
+import { pageResponse, readPageQuery } from './paging.js';
 import { type ApiResponse, apiError } from './responses.js';
 
 const STATUSES: readonly JobStatus[] = ['received', 'published', 'rejected', 'failed'];
@@ -26,37 +27,10 @@ export async function listJobs(url: URL, jobs: JobStore): Promise<ApiResponse> {
   if (status !== undefined && !STATUSES.includes(status as JobStatus)) {
     return apiError(400, 'InvalidParameter', `status must be one of ${STATUSES.join(', ')}.`, 'status');
   }
-  const sinceText = params.get('since') ?? undefined;
-  const since = sinceText === undefined ? undefined : new Date(sinceText);
-  if (since !== undefined && Number.isNaN(since.getTime())) {
-    return apiError(
-      400,
-      'InvalidParameter',
-      'since must be an ISO 8601 date and time, e.g. 2026-11-21T09:00:00Z.',
-      'since',
-    );
-  }
-  const topText = params.get('top') ?? undefined;
-  const top = topText === undefined ? 50 : Number(topText);
-  if (!Number.isInteger(top) || top < 1 || top > 1000) {
-    return apiError(400, 'InvalidParameter', 'top must be a whole number from 1 to 1000.', 'top');
-  }
-  const continuation = params.get('continuation') ?? undefined;
-  const page = await jobs.list({
-    ...(status ? { status: status as JobStatus } : {}),
-    ...(since ? { since } : {}),
-    top,
-    ...(continuation ? { continuation } : {}),
-  });
-  let nextLink: string | undefined;
-  if (page.continuation) {
-    const next = new URL(url.pathname, url.origin);
-    for (const [name, value] of params)
-      if (name !== 'continuation' && name !== 'code') next.searchParams.set(name, value);
-    next.searchParams.set('continuation', page.continuation);
-    nextLink = next.href;
-  }
-  return { status: 200, jsonBody: { value: page.jobs.map(toJobView), ...(nextLink ? { nextLink } : {}) } };
+  const query = readPageQuery(params);
+  if ('status' in query) return query;
+  const page = await jobs.list({ ...(status ? { status: status as JobStatus } : {}), ...query });
+  return pageResponse(url, page.jobs.map(toJobView), page.continuation);
 }
 
 /** `GET /api/jobs/{id}`: one job, or 404. */

@@ -26,7 +26,26 @@ describe('npm start: the local host loads the app the way the Functions host doe
     const response = await host.request('/admin/functions');
     expect(response.status).toBe(200);
     const functions = (await response.json()) as FunctionInfo[];
-    expect(functions.map((f) => f.name).sort()).toEqual(['dataverseQueue', 'dataverseWebhook', 'getJob', 'listJobs']);
+    expect(functions.map((f) => f.name).sort()).toEqual([
+      'createSubscription',
+      'dataverseQueue',
+      'dataverseWebhook',
+      'deleteSubscription',
+      'deliverSubscriptions',
+      'getJob',
+      'getRow',
+      'health',
+      'listChanges',
+      'listJobs',
+      'listSubscriptions',
+      'listTables',
+      'openApiDefinition',
+      'projectChanges',
+      'publishEvent',
+      'replayJob',
+    ]);
+    expect(triggerOf(functions, 'projectChanges')).toMatchObject({ type: 'eventGridTrigger', direction: 'in' });
+    expect(triggerOf(functions, 'deliverSubscriptions')).toMatchObject({ type: 'eventGridTrigger', direction: 'in' });
     expect(triggerOf(functions, 'dataverseQueue')).toMatchObject({
       type: 'serviceBusTrigger',
       direction: 'in',

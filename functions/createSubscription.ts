@@ -1,0 +1,28 @@
+import { app, type HttpRequest, type HttpResponseInit } from '@azure/functions';
+import { getConfig } from '../shared/config.js';
+import { httpTrigger } from '../shared/connector/operations.js';
+import { readJsonBody } from '../shared/connector/requests.js';
+import {
+  createSubscription as createSubscriptionResponse,
+  MAX_SUBSCRIPTION_BODY_BYTES,
+} from '../shared/connector/subscriptions.js';
+import { getSubscriptionStore } from '../shared/subscriptions/runtime.js';
+
+/**
+ * The connector's webhook trigger: Power Automate posts its callback URL here when a flow using the trigger is saved,
+ * and gets 201 with a Location it calls (DELETE) when the flow is removed.
+ */
+export async function createSubscription(request: HttpRequest): Promise<HttpResponseInit> {
+  const read = readJsonBody(
+    new Uint8Array(await request.arrayBuffer()),
+    request.headers.get('content-type'),
+    'createSubscription',
+    MAX_SUBSCRIPTION_BODY_BYTES,
+  );
+  if (!read.ok) return read.response;
+  return createSubscriptionResponse(read.body, new URL(request.url), await getSubscriptionStore(), {
+    localMode: getConfig().localMode,
+  });
+}
+
+app.http('createSubscription', { ...httpTrigger('createSubscription'), handler: createSubscription });

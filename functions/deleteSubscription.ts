@@ -1,0 +1,14 @@
+import { app, type HttpRequest, type HttpResponseInit } from '@azure/functions';
+import { httpTrigger } from '../shared/connector/operations.js';
+import { deleteSubscription as deleteSubscriptionResponse } from '../shared/connector/subscriptions.js';
+import { getSubscriptionStore } from '../shared/subscriptions/runtime.js';
+
+/**
+ * Removes a webhook-trigger subscription. Anonymous at the host, because Power Automate calls the Location URL with no
+ * API key: the `token` that URL carries is the credential.
+ */
+export async function deleteSubscription(request: HttpRequest): Promise<HttpResponseInit> {
+  return deleteSubscriptionResponse(request.params.id ?? '', request.query.get('token'), await getSubscriptionStore());
+}
+
+app.http('deleteSubscription', { ...httpTrigger('deleteSubscription'), handler: deleteSubscription });

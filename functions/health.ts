@@ -1,0 +1,26 @@
+import { app, type HttpResponseInit } from '@azure/functions';
+import { getConfig } from '../shared/config.js';
+import { appVersion, type EventGridTarget, health as healthResponse } from '../shared/connector/health.js';
+import { httpTrigger } from '../shared/connector/operations.js';
+import { getIngestDeps, usesLocalFanOut } from '../shared/pipeline/runtime.js';
+
+/** Version, and whether storage and the Event Grid topic answer (200 healthy, 503 not). Anonymous. */
+export async function health(): Promise<HttpResponseInit> {
+  const config = getConfig();
+  const eventGrid: EventGridTarget = config.eventGrid
+    ? { kind: 'topic', endpoint: config.eventGrid.endpoint }
+    : usesLocalFanOut()
+      ? { kind: 'local' }
+      : { kind: 'none' };
+  return healthResponse({
+    // A point read of a job that cannot exist: one round trip, and it creates the jobs table if missing.
+    pingStorage: async () => {
+      const { jobs } = await getIngestDeps();
+      await jobs.get('0'.repeat(32));
+    },
+    eventGrid,
+    version: appVersion(),
+  });
+}
+
+app.http('health', { ...httpTrigger('health'), handler: health });

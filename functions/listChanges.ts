@@ -1,0 +1,11 @@
+import { app, type HttpRequest, type HttpResponseInit } from '@azure/functions';
+import { getChangeStore } from '../shared/changes/runtime.js';
+import { listChanges as listChangesResponse } from '../shared/connector/changes.js';
+import { httpTrigger } from '../shared/connector/operations.js';
+
+/** A table's change log, newest first, paged with a nextLink. */
+export async function listChanges(request: HttpRequest): Promise<HttpResponseInit> {
+  return listChangesResponse(request.params.table ?? '', new URL(request.url), await getChangeStore());
+}
+
+app.http('listChanges', { ...httpTrigger('listChanges'), handler: listChanges });
