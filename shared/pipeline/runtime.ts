@@ -17,6 +17,11 @@ export function useLocalFanOut(publisher: EventPublisher): void {
   deps = undefined;
 }
 
+/** Whether events go to the local host's in-process fan-out (no topic configured, running under `npm start`). */
+export function usesLocalFanOut(): boolean {
+  return localFanOut !== undefined && getConfig().eventGrid === undefined;
+}
+
 /** Replaces the pipeline's dependencies (tests wire real adapters against Azurite and a local receiver). */
 export function setIngestDeps(value: IngestDeps | undefined): void {
   deps = value === undefined ? undefined : Promise.resolve(value);
