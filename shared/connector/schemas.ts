@@ -584,9 +584,25 @@ export const definitions: Readonly<Record<DefinitionName, Schema>> = {
  * new Ajv().compile(jsonSchemaFor('ChangeRecord'))(record);
  */
 export function jsonSchemaFor(name: DefinitionName): Record<string, unknown> {
+  return validatorSchema({ $ref: `#/definitions/${name}` }, definitions);
+}
+
+/**
+ * The same conversion for any schema of a Swagger 2.0 document, with that document's `definitions`: what a test uses
+ * to validate a response against the definition a host actually served.
+ *
+ * @example
+ * const served = await (await fetch(`${host}/api/openapi.json`)).json();
+ * const schema = served.paths['/tables'].get.responses['200'].schema;
+ * new Ajv().compile(validatorSchema(schema, served.definitions))(body);
+ */
+export function validatorSchema(
+  schema: Schema,
+  documentDefinitions: Readonly<Record<string, Schema>>,
+): Record<string, unknown> {
   const all: Record<string, unknown> = {};
-  for (const [key, schema] of Object.entries(definitions)) all[key] = toJsonSchema(schema);
-  return { $ref: `#/definitions/${name}`, definitions: all };
+  for (const [key, definition] of Object.entries(documentDefinitions)) all[key] = toJsonSchema(definition);
+  return { ...toJsonSchema(schema), definitions: all };
 }
 
 function toJsonSchema(schema: Schema): Record<string, unknown> {
