@@ -1,5 +1,5 @@
 import type { ChangeReader } from '../changes/types.js';
-import { InvalidContinuationError } from '../store/tableChangeStore.js';
+import { InvalidContinuationError } from '../store/errors.js';
 import { pageResponse, readPageQuery } from './paging.js';
 import { type ApiResponse, apiError } from './responses.js';
 

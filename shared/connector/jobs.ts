@@ -1,3 +1,4 @@
+import { InvalidContinuationError } from '../store/errors.js';
 import type { JobRecord, JobStatus, JobStore, RawRef } from '../store/types.js';
 import { pageResponse, readPageQuery } from './paging.js';
 import { type ApiResponse, apiError } from './responses.js';
@@ -29,7 +30,15 @@ export async function listJobs(url: URL, jobs: JobStore): Promise<ApiResponse> {
   }
   const query = readPageQuery(params);
   if ('status' in query) return query;
-  const page = await jobs.list({ ...(status ? { status: status as JobStatus } : {}), ...query });
+  let page: Awaited<ReturnType<JobStore['list']>>;
+  try {
+    page = await jobs.list({ ...(status ? { status: status as JobStatus } : {}), ...query });
+  } catch (error) {
+    if (error instanceof InvalidContinuationError) {
+      return apiError(400, 'InvalidParameter', error.message, 'continuation');
+    }
+    throw error;
+  }
   return pageResponse(url, page.jobs.map(toJobView), page.continuation);
 }
 

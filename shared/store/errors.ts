@@ -1,4 +1,4 @@
-import { TransientError } from '../errors.js';
+import { PermanentError, TransientError } from '../errors.js';
 
 /**
  * Storage could not be reached, timed out, or answered 5xx, 408 or 429. The invocation fails so the trigger
@@ -94,4 +94,31 @@ function unavailableReason(error: unknown, depth = 0): string | undefined {
 export function toStorageError(error: unknown, operation: string, resource: string): unknown {
   if (error instanceof StorageUnavailableError) return error;
   return unavailableReason(error) === undefined ? error : new StorageUnavailableError(operation, resource, error);
+}
+
+/** A continuation token that is not one a store handed out. */
+export class InvalidContinuationError extends PermanentError {
+  override readonly name = 'InvalidContinuationError';
+  readonly code = 'InvalidContinuation';
+  constructor() {
+    super('The continuation token is not one this API returned. Use the nextLink as given, or start again without it.');
+  }
+}
+
+/**
+ * Checks a Table continuation token (the SDK's base64 JSON with `nextPartitionKey`) before it reaches the SDK, which
+ * would throw a bare SyntaxError on a malformed one.
+ *
+ * @throws {InvalidContinuationError}
+ */
+export function checkContinuation(token: string): void {
+  let decoded: unknown;
+  try {
+    decoded = JSON.parse(Buffer.from(token, 'base64').toString('utf8'));
+  } catch {
+    throw new InvalidContinuationError();
+  }
+  if (typeof (decoded as { nextPartitionKey?: unknown } | null)?.nextPartitionKey !== 'string') {
+    throw new InvalidContinuationError();
+  }
 }

@@ -3,7 +3,7 @@ import { type RowState, toSnapshot } from '../changes/rowState.js';
 import { canonicalRowId } from '../changes/toChange.js';
 import type { ChangePage, ChangeQuery, ChangeReader, ChangeRecord, RowSnapshot, TableInfo } from '../changes/types.js';
 import { PermanentError } from '../errors.js';
-import { toStorageError } from './errors.js';
+import { checkContinuation, toStorageError } from './errors.js';
 
 /**
  * A change-log entry as stored. `attributesTruncated` is set (and `attributes` empty) when the event's column values
@@ -25,15 +25,6 @@ export interface ChangeTables {
   rows: TableClient | (() => Promise<TableClient>);
   /** The tables seen. */
   tables: TableClient | (() => Promise<TableClient>);
-}
-
-/** A continuation token that is not one this store handed out. */
-export class InvalidContinuationError extends PermanentError {
-  override readonly name = 'InvalidContinuationError';
-  readonly code = 'InvalidContinuation';
-  constructor() {
-    super('The continuation token is not one this API returned. Use the nextLink as given, or start again without it.');
-  }
 }
 
 /** A row's merged state no longer fits one Table entity (about 900 KB of JSON). */
@@ -319,18 +310,6 @@ function joinChunks(entity: Record<string, unknown>): string {
  * SyntaxError (a 500). The keys themselves are opaque (the service encodes them), so a token of another table passes;
  * the partition filter still keeps every page to the table asked for.
  */
-function checkContinuation(token: string): void {
-  let decoded: unknown;
-  try {
-    decoded = JSON.parse(Buffer.from(token, 'base64').toString('utf8'));
-  } catch {
-    throw new InvalidContinuationError();
-  }
-  if (typeof (decoded as { nextPartitionKey?: unknown } | null)?.nextPartitionKey !== 'string') {
-    throw new InvalidContinuationError();
-  }
-}
-
 function statusOf(error: unknown): number | undefined {
   const status = (error as { statusCode?: unknown } | null)?.statusCode;
   return typeof status === 'number' ? status : undefined;

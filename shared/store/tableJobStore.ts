@@ -1,5 +1,5 @@
 import type { TableClient, TableEntityResultPage } from '@azure/data-tables';
-import { toStorageError } from './errors.js';
+import { checkContinuation, toStorageError } from './errors.js';
 import type { JobChanges, JobPage, JobQuery, JobRecord, JobStore, NewJob } from './types.js';
 
 /** The scalar properties a job is stored as: nested fields flattened, timestamps as ISO strings. */
@@ -93,8 +93,11 @@ export class TableJobStore implements JobStore {
    * One page of jobs matching the query. Newest first **within the page only**: the table orders by partition key,
    * which is the job id, so pages follow id order and only the page itself can be sorted. A page may hold fewer than
    * `top` jobs (even none) and still have a continuation: the service stops at partition and time boundaries.
+   *
+   * @throws {InvalidContinuationError} for a token that is not one this method returned.
    */
   async list(query: JobQuery): Promise<JobPage> {
+    if (query.continuation !== undefined) checkContinuation(query.continuation);
     const client = await this.client();
     // Already loaded by whoever built the client, so this costs nothing at cold start.
     const { odata } = await import('@azure/data-tables');

@@ -5,8 +5,8 @@ import { TableClient } from '@azure/data-tables';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { applyEvent, type RowState } from '../../shared/changes/rowState.js';
 import type { ChangeRecord } from '../../shared/changes/types.js';
-import { StorageUnavailableError } from '../../shared/store/errors.js';
-import { InvalidContinuationError, RowTooLargeError, TableChangeStore } from '../../shared/store/tableChangeStore.js';
+import { InvalidContinuationError, StorageUnavailableError } from '../../shared/store/errors.js';
+import { RowTooLargeError, TableChangeStore } from '../../shared/store/tableChangeStore.js';
 import { type Azurite, startAzurite } from '../helpers/azurite.js';
 
 let azurite: Azurite;
