@@ -60,7 +60,9 @@ export async function publishEvent(request: PublishEventRequest, deps: IngestDep
             .digest('hex')
             .slice(0, 32),
         );
-  const body = Buffer.from(JSON.stringify(contextFor(request, operationId)), 'utf8');
+  // Dataverse writes row ids in lower case; so do we, so the same row in any case is one row and one dedupe key.
+  const row = { ...request, rowId: request.rowId.toLowerCase() };
+  const body = Buffer.from(JSON.stringify(contextFor(row, operationId)), 'utf8');
   const [outcome] = (await ingest([{ body, source: 'api', transport: { contentType: 'application/json' } }], deps))
     .outcomes;
   if (!outcome) throw new Error('ingest returned no outcome for an on-demand event');

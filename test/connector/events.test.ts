@@ -55,6 +55,9 @@ describe('POST /api/events (publishEvent)', () => {
     expect(first.status).toBe('published');
     expect(second).toEqual({ ...first, status: 'duplicate' });
     expect(harness.receiver.events.filter((e) => e.id === first.eventId)).toHaveLength(1);
+    // Row ids are GUIDs: the same row in upper case is the same row (Dataverse writes them in lower case).
+    const upper = (await publishEvent({ ...request, rowId: ROW.toUpperCase() }, harness.deps)).jsonBody;
+    expect(upper).toEqual({ ...first, status: 'duplicate' });
 
     const plain = { table: 'contact', rowId: ROW, message: 'new_Notify' };
     const a = (await publishEvent(plain, harness.deps)).jsonBody as { eventId: string };
