@@ -1,5 +1,6 @@
 import { app, type HttpRequest, type HttpResponseInit } from '@azure/functions';
 import { getConfig } from '../shared/config.js';
+import { publicUrl } from '../shared/connector/openApiDefinition.js';
 import { httpTrigger } from '../shared/connector/operations.js';
 import { readJsonBody } from '../shared/connector/requests.js';
 import {
@@ -20,7 +21,8 @@ export async function createSubscription(request: HttpRequest): Promise<HttpResp
     MAX_SUBSCRIPTION_BODY_BYTES,
   );
   if (!read.ok) return read.response;
-  return createSubscriptionResponse(read.body, new URL(request.url), await getSubscriptionStore(), {
+  const url = publicUrl(new URL(request.url), request.headers.get('x-forwarded-host'));
+  return createSubscriptionResponse(read.body, url, await getSubscriptionStore(), {
     localMode: getConfig().localMode,
   });
 }

@@ -16,8 +16,7 @@ const HOST =
  * // { status: 200, jsonBody: { swagger: '2.0', host: 'contoso-bridge.azurewebsites.net', schemes: ['https'], … } }
  */
 export function openApiDefinition(requestUrl: URL, forwardedHost?: string): ApiResponse {
-  const forwarded = forwardedHost?.split(',')[0]?.trim();
-  const host = forwarded && HOST.test(forwarded) ? forwarded : requestUrl.host;
+  const { host } = publicUrl(requestUrl, forwardedHost);
   const scheme = requestUrl.protocol.replace(/:$/, '');
   return {
     status: 200,
@@ -26,4 +25,21 @@ export function openApiDefinition(requestUrl: URL, forwardedHost?: string): ApiR
     jsonBody: { ...buildDefinition({ host }), schemes: [scheme] },
     headers: { 'Cache-Control': 'no-cache' },
   };
+}
+
+/**
+ * The request URL as its caller addressed it: with the first valid `X-Forwarded-Host` (a proxy or Front Door in front)
+ * as its host, else unchanged. Used wherever we hand out a URL to call us back on.
+ *
+ * @example
+ * publicUrl(new URL('http://10.0.0.4/api/subscriptions'), 'bridge.contoso.com').origin; // 'http://bridge.contoso.com'
+ */
+export function publicUrl(requestUrl: URL, forwardedHost?: string | null): URL {
+  const forwarded = forwardedHost?.split(',')[0]?.trim();
+  if (!forwarded || !HOST.test(forwarded)) return requestUrl;
+  const url = new URL(requestUrl.href);
+  url.host = forwarded;
+  // Setting a host without a port keeps the old port; the forwarded host without one means the scheme's default.
+  if (!/:\d{1,5}$/.test(forwarded)) url.port = '';
+  return url;
 }
