@@ -173,12 +173,13 @@ async function deliverOne(
       `failed: ${record.message}`,
   );
   await deps.subscriptions.recordFailure(subscription.id, record, deps.unhealthyAfter);
-  if (!wasHealthy) {
-    // Its one attempt for this event is spent: retries of the event (caused by other subscriptions) skip it.
+  if (!wasHealthy || !attempt.retryable) {
+    // Its one attempt for this event is spent (unhealthy, or a refusal no retry can change): retries of the event
+    // caused by other subscriptions skip it, so it is not counted again.
     await deps.deliveries.markServed(eventId, subscription.id, deliveryId);
     return 'failed-final';
   }
-  return attempt.retryable ? 'failed-retry' : 'failed-final';
+  return 'failed-retry';
 }
 
 interface Delivery {
@@ -230,7 +231,9 @@ async function post(
 /** The parts of a CloudEvent we use, or why it is not one of ours. */
 function readEvent(event: unknown): { id: string; type: string; context: NormalizedContext } | string {
   if (typeof event !== 'object' || event === null) return 'not an object';
-  const { id, type, data } = event as { id?: unknown; type?: unknown; data?: unknown };
+  // CloudEvents (`type`), or the Event Grid schema (`eventType`) if a subscription was created with it.
+  const { id, data, ...rest } = event as { id?: unknown; type?: unknown; eventType?: unknown; data?: unknown };
+  const type = rest.type ?? rest.eventType;
   if (typeof type !== 'string' || !type.startsWith('dataverse.')) {
     return `type ${typeof type === 'string' ? JSON.stringify(type.slice(0, 100)) : 'missing'}`;
   }

@@ -8,7 +8,10 @@ export type SubscriptionHealth = 'healthy' | 'unhealthy';
 
 /** The last failed delivery, as recorded on a subscription. Never contains secrets or the callback URL's query. */
 export interface DeliveryError {
-  /** `HttpStatus` (the callback answered non-2xx), `Timeout`, `NetworkError` or `RefusedAddress`. */
+  /**
+   * `HttpStatus` (the callback answered non-2xx), `Timeout`, `NetworkError`, `RefusedAddress` (its host resolved to a
+   * non-public address) or `InvalidCallbackUrl` (the URL no longer passes the rules).
+   */
   code: string;
   message: string;
   /** The HTTP status the callback answered, when it answered. */

@@ -356,6 +356,25 @@ describe('deliverEvent: refusals and foreign events', () => {
     const stored = await deps.subscriptions.get(subscription.id);
     expect(stored).toMatchObject({ consecutiveFailures: 1, lastError: { code: 'InvalidCallbackUrl' } });
     expect(stored?.lastError?.message).not.toContain('QUERY-SECRET');
+
+    // Its one attempt is spent: a redelivery of the event (another subscription failed) does not count it again.
+    expect(await deliverEvent(contactUpdate(), production)).toEqual({
+      matched: 1,
+      delivered: 0,
+      skipped: 1,
+      failed: 0,
+    });
+    expect((await deps.subscriptions.get(subscription.id))?.consecutiveFailures).toBe(1);
+  });
+
+  it('reads events delivered in the Event Grid schema too (eventType), not only CloudEvents', async () => {
+    const { deps, subscribe } = harness();
+    const peer = await receiver();
+    await subscribe(peer, { messages: ['Update'] });
+    const { type, ...event } = contactUpdate();
+    const eventGridSchema = { ...event, eventType: type, dataVersion: '1.0' };
+    expect(await deliverEvent(eventGridSchema, deps)).toMatchObject({ matched: 1, delivered: 1 });
+    expect(peer.deliveries[0]?.headers['x-bridge-event-type']).toBe('dataverse.update');
   });
 
   it('ignores events that are not Dataverse Bridge events', async () => {
