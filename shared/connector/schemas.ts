@@ -246,7 +246,7 @@ const JOB: Schema = {
     updatedAt: dateTime('Updated At', 'When the job last changed (UTC).'),
     publishedAt: dateTime('Published At', 'When the event was published (UTC).'),
     source: string('Job Source', 'Where the message came in: queue, topic, webhook, api or replay.', {
-      enum: ['queue', 'topic', 'webhook', 'api', 'replay'],
+      enum: ['queue', 'topic', 'webhook', 'api'],
     }),
     messageId: string('Message ID', 'The Service Bus message id, for messages that came from Service Bus.'),
     deliveryCount: integer('Delivery Count', 'How many times Service Bus delivered the message.'),
@@ -345,7 +345,7 @@ const SUBSCRIPTION_REQUEST: Schema = {
       'x-ms-dynamic-values': TABLE_DROPDOWN,
     }),
     messages: string('Messages', 'Only these messages, separated by commas, e.g. Create,Update. Empty for all.', {
-      maxLength: 1024,
+      maxLength: 4096,
       'x-ms-visibility': 'important',
     }),
     columns: string('Columns', 'Updates only when one of these columns changed, separated by commas.', {
@@ -354,10 +354,9 @@ const SUBSCRIPTION_REQUEST: Schema = {
     }),
     secret: string(
       'Signing Secret',
-      'The key that signs each delivery, 16 to 256 characters; generated when left out.',
+      'The key that signs each delivery, 16 to 256 characters; generated when left out or empty.',
       {
-        minLength: 16,
-        maxLength: 256,
+        pattern: '^(?:[\\s\\S]{16,256})?$',
         'x-ms-visibility': 'advanced',
       },
     ),

@@ -8,7 +8,7 @@
 export type JobStatus = 'received' | 'published' | 'rejected' | 'failed';
 
 /** Where the message came in. */
-export type JobSource = 'queue' | 'topic' | 'webhook' | 'api' | 'replay';
+export type JobSource = 'queue' | 'topic' | 'webhook' | 'api';
 
 /** A reference to raw bytes kept in the {@link RawStore}. */
 export interface RawRef {

@@ -158,6 +158,7 @@ describe('the custom connector against the local host', () => {
   let secret: string;
   let location: string;
   let otherLocation: string;
+  let proxiedLocation: URL;
 
   it('subscribes a webhook trigger: 201 with a Location that carries its own credential', async () => {
     const created = await call('POST', '/api/subscriptions', {
@@ -169,6 +170,17 @@ describe('the custom connector against the local host', () => {
     secret = view.secret;
     location = created.headers.get('location') as string;
     expect(location).toMatch(new RegExp(`^${host.url}/api/subscriptions/${view.id}\\?token=.+`));
+
+    // Behind a proxy, the Location names the host the caller used.
+    const proxied = await host.request('/api/subscriptions', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-forwarded-host': 'bridge.contoso.com' },
+      body: JSON.stringify({ callbackUrl: `${callbackBase}/flow/proxied`, table: 'nosuchtable' }),
+    });
+    expect(proxied.headers.get('location')).toMatch(
+      /^http:\/\/bridge\.contoso\.com\/api\/subscriptions\/[0-9a-f]{32}\?token=/,
+    );
+    proxiedLocation = new URL(proxied.headers.get('location') as string);
 
     const other = await call('POST', '/api/subscriptions', {
       body: { callbackUrl: `${callbackBase}/flow/account`, table: 'account' },
@@ -258,6 +270,11 @@ describe('the custom connector against the local host', () => {
     expect((await call('GET', '/api/tables/contact/changes?top=5000')).body).toMatchObject({
       error: { code: 'InvalidParameter', target: 'top' },
     });
+    for (const list of ['/api/jobs', '/api/tables/contact/changes']) {
+      expect((await call('GET', `${list}?continuation=bogus`)).body).toMatchObject({
+        error: { code: 'InvalidParameter', target: 'continuation' },
+      });
+    }
     expect((await call('POST', '/api/events', { raw: '{"table": ' })).body).toMatchObject({
       error: { code: 'InvalidJson' },
     });
@@ -314,6 +331,9 @@ describe('the custom connector against the local host', () => {
     expect((await call('DELETE', `${url.pathname}${url.search}`, { key: null })).status).toBe(404);
     const other = new URL(otherLocation);
     expect((await call('DELETE', `${other.pathname}${other.search}`, { key: null })).status).toBe(200);
+    expect((await call('DELETE', `${proxiedLocation.pathname}${proxiedLocation.search}`, { key: null })).status).toBe(
+      200,
+    );
     expect((await call('GET', '/api/subscriptions')).body).toEqual({ value: [] });
 
     const before = deliveries.length;

@@ -37,6 +37,8 @@ describe('readJsonBody', () => {
     };
     expect(readJsonBody(json(subscription), null, 'createSubscription')).toEqual({ ok: true, body: subscription });
     expect(readJsonBody(json({ callbackUrl: CALLBACK, table: '' }), '', 'createSubscription').ok).toBe(true);
+    // A blank optional field from the designer means "generate one".
+    expect(readJsonBody(json({ callbackUrl: CALLBACK, secret: '' }), null, 'createSubscription').ok).toBe(true);
   });
 
   it('takes JSON with any charset, any case, a +json type, a byte order mark, or no content type at all', () => {
@@ -110,7 +112,12 @@ describe('readJsonBody', () => {
       ['publishEvent', { ...EVENT, idempotencyKey: '' }, 'idempotencyKey', /at least 1 characters long/],
       ['createSubscription', {}, 'callbackUrl', /^callbackUrl is required\./],
       ['createSubscription', { callbackUrl: 'not a url' }, 'callbackUrl', /^callbackUrl must be an absolute URL/],
-      ['createSubscription', { callbackUrl: CALLBACK, secret: 'short' }, 'secret', /^secret must be at least 16 /],
+      [
+        'createSubscription',
+        { callbackUrl: CALLBACK, secret: 'short' },
+        'secret',
+        /^secret is not valid: .*16 to 256 characters/,
+      ],
       ['createSubscription', { callbackUrl: CALLBACK, messages: ['Create'] }, 'messages', /must be a string/],
     ];
     for (const [name, body, target, message] of cases) {
