@@ -1,0 +1,206 @@
+// Dataverse Bridge on Azure: a Flex Consumption function app that reads Dataverse's Service Bus queue (and topic
+// subscription) through its managed identity, records jobs in Table storage and publishes CloudEvents to an Event Grid
+// custom topic. No secret lives in the app's settings: every connection the app makes is identity-based.
+//
+// Deployed by `azd up` (azure.yaml). The Event Grid subscriptions to the app's functions are in
+// eventSubscriptions.bicep, deployed after the code by infra/hooks/postdeploy.* (see docs/deploy.md for why).
+targetScope = 'subscription'
+
+@minLength(1)
+@maxLength(64)
+@description('Name of the azd environment; makes the resource names unique and tags every resource.')
+param environmentName string
+
+@minLength(1)
+@description('Region for every resource. It must offer the Flex Consumption plan: az functionapp list-flexconsumption-locations.')
+@metadata({ azd: { type: 'location' } })
+param location string
+
+@description('Object id of the user running azd (azd sets it). Used only when grantDeveloperAccess is true.')
+param principalId string = ''
+
+@description('Also let principalId read the storage account (dead-lettered events, job tables) with Microsoft Entra ID. Off by default: production needs no human access.')
+param grantDeveloperAccess bool = false
+
+@description('Node.js major version of the Flex Consumption runtime.')
+@allowed(['20', '22'])
+param nodeVersion string = '20'
+
+@description('Upper bound on Flex Consumption instances; caps cost and the load on Table storage.')
+@minValue(1)
+@maxValue(1000)
+param maximumInstanceCount int = 100
+
+@description('Memory per Flex Consumption instance, in MB.')
+@allowed([512, 2048, 4096])
+param instanceMemoryMB int = 2048
+
+@description('Queue a Dataverse service endpoint (contract Queue) posts to.')
+param dataverseQueueName string = 'dataverse'
+
+@description('Topic a Dataverse service endpoint (contract Topic) posts to.')
+param dataverseTopicName string = 'dataverse-events'
+
+@description('Subscription of that topic the bridge reads.')
+param dataverseSubscriptionName string = 'bridge'
+
+@description('How long a received message stays locked. The trigger renews the lock while a batch runs (host.json maxAutoLockRenewalDuration, 10 minutes), so this only has to outlast one renewal interval; a short lock returns the messages of a crashed instance sooner.')
+param serviceBusLockDuration string = 'PT1M'
+
+@description('Deliveries before Service Bus dead-letters a message. Bad contexts are recorded and completed, not retried, so only transient failures (storage or Event Grid down) count: this is how many failed attempts an outage may cost a message before it waits in the dead-letter queue.')
+@minValue(1)
+@maxValue(2000)
+param serviceBusMaxDeliveryCount int = 10
+
+@description('Grant the app Azure Service Bus Data Owner on its queue and subscription (not the namespace) instead of Data Receiver. Receiving needs only Data Receiver; Owner adds the Manage right the scale controller uses to read queue length for target-based scaling.')
+param serviceBusOwnerForScaling bool = false
+
+@description('Allow access keys on the Event Grid topic. Off: the app publishes with its identity (EventGrid Data Sender), so no key exists to leak.')
+param allowEventGridKeys bool = false
+
+@description('Prefix of the app\'s tables (<prefix>jobs, …) and raw-body container (<prefix>-raw): BRIDGE_STORAGE_PREFIX.')
+param storagePrefix string = 'bridge'
+
+@description('BRIDGE_LEASE_SECONDS: how long a delivery owns a job it is publishing.')
+@minValue(1)
+@maxValue(3600)
+param leaseSeconds int = 300
+
+@description('BRIDGE_UNHEALTHY_AFTER: consecutive failed deliveries before a flow subscription is marked unhealthy.')
+@minValue(1)
+@maxValue(1000)
+param unhealthyAfter int = 5
+
+@description('BRIDGE_DELIVERY_TIMEOUT_SECONDS: how long one callback to a flow may take.')
+@minValue(1)
+@maxValue(230)
+param deliveryTimeoutSeconds int = 15
+
+var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
+var tags = { 'azd-env-name': environmentName }
+var functionAppName = 'func-bridge-${resourceToken}'
+// Flex Consumption reads the deployed package from this container, with the app's identity.
+var deploymentContainerName = 'app-package-${take(resourceToken, 7)}'
+// Event Grid writes events it could not deliver here, with the topic's identity.
+var deadLetterContainerName = 'eventgrid-deadletter'
+
+resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
+  name: 'rg-${environmentName}'
+  location: location
+  tags: tags
+}
+
+module monitoring 'modules/monitoring.bicep' = {
+  name: 'monitoring'
+  scope: rg
+  params: {
+    location: location
+    tags: tags
+    logAnalyticsName: 'log-${resourceToken}'
+    applicationInsightsName: 'appi-${resourceToken}'
+  }
+}
+
+module storage 'modules/storage.bicep' = {
+  name: 'storage'
+  scope: rg
+  params: {
+    location: location
+    tags: tags
+    name: 'st${resourceToken}'
+    containerNames: [deploymentContainerName, deadLetterContainerName]
+  }
+}
+
+module serviceBus 'modules/serviceBus.bicep' = {
+  name: 'serviceBus'
+  scope: rg
+  params: {
+    location: location
+    tags: tags
+    name: 'sb-${resourceToken}'
+    queueName: dataverseQueueName
+    topicName: dataverseTopicName
+    subscriptionName: dataverseSubscriptionName
+    lockDuration: serviceBusLockDuration
+    maxDeliveryCount: serviceBusMaxDeliveryCount
+  }
+}
+
+module eventGrid 'modules/eventGrid.bicep' = {
+  name: 'eventGrid'
+  scope: rg
+  params: {
+    location: location
+    tags: tags
+    name: 'evgt-${resourceToken}'
+    allowKeys: allowEventGridKeys
+  }
+}
+
+module functionApp 'modules/functionApp.bicep' = {
+  name: 'functionApp'
+  scope: rg
+  params: {
+    location: location
+    tags: tags
+    name: functionAppName
+    planName: 'plan-${resourceToken}'
+    nodeVersion: nodeVersion
+    maximumInstanceCount: maximumInstanceCount
+    instanceMemoryMB: instanceMemoryMB
+    storageAccountName: storage.outputs.name
+    deploymentContainerName: deploymentContainerName
+    applicationInsightsName: monitoring.outputs.applicationInsightsName
+    serviceBusFullyQualifiedNamespace: serviceBus.outputs.fullyQualifiedNamespace
+    dataverseQueueName: dataverseQueueName
+    dataverseTopicName: dataverseTopicName
+    dataverseSubscriptionName: dataverseSubscriptionName
+    eventGridTopicEndpoint: eventGrid.outputs.endpoint
+    storagePrefix: storagePrefix
+    leaseSeconds: leaseSeconds
+    unhealthyAfter: unhealthyAfter
+    deliveryTimeoutSeconds: deliveryTimeoutSeconds
+  }
+}
+
+module roles 'modules/roles.bicep' = {
+  name: 'roles'
+  scope: rg
+  params: {
+    appPrincipalId: functionApp.outputs.principalId
+    topicPrincipalId: eventGrid.outputs.principalId
+    storageAccountName: storage.outputs.name
+    deadLetterContainerName: deadLetterContainerName
+    applicationInsightsName: monitoring.outputs.applicationInsightsName
+    serviceBusNamespaceName: serviceBus.outputs.name
+    queueName: dataverseQueueName
+    topicName: dataverseTopicName
+    subscriptionName: dataverseSubscriptionName
+    serviceBusOwnerForScaling: serviceBusOwnerForScaling
+    eventGridTopicName: eventGrid.outputs.name
+    developerPrincipalId: grantDeveloperAccess ? principalId : ''
+  }
+}
+
+// Everything the next steps need (docs/deploy.md, docs/dataverse.md, the postdeploy hook). azd stores these in
+// .azure/<environment>/.env. None is a secret: the Send-only connection string for Dataverse is read on demand with
+// `az servicebus queue authorization-rule keys list`, never output here.
+output AZURE_LOCATION string = location
+output AZURE_TENANT_ID string = tenant().tenantId
+output AZURE_RESOURCE_GROUP string = rg.name
+output AZURE_FUNCTION_APP_NAME string = functionApp.outputs.name
+output FUNCTION_APP_URL string = functionApp.outputs.url
+output DATAVERSE_WEBHOOK_URL string = '${functionApp.outputs.url}/api/dataverse/webhook'
+output CONNECTOR_DEFINITION_URL string = '${functionApp.outputs.url}/api/openapi.json'
+output SERVICEBUS_NAMESPACE string = serviceBus.outputs.name
+output SERVICEBUS_QUEUE_NAME string = dataverseQueueName
+output SERVICEBUS_QUEUE_SEND_RULE string = serviceBus.outputs.queueSendRuleName
+output SERVICEBUS_TOPIC_NAME string = dataverseTopicName
+output SERVICEBUS_SUBSCRIPTION_NAME string = dataverseSubscriptionName
+output SERVICEBUS_TOPIC_SEND_RULE string = serviceBus.outputs.topicSendRuleName
+output EVENTGRID_TOPIC_NAME string = eventGrid.outputs.name
+output EVENTGRID_TOPIC_ENDPOINT string = eventGrid.outputs.endpoint
+output STORAGE_ACCOUNT_NAME string = storage.outputs.name
+output EVENTGRID_DEADLETTER_CONTAINER string = deadLetterContainerName
+output APPLICATIONINSIGHTS_NAME string = monitoring.outputs.applicationInsightsName

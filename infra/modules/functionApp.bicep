@@ -1,0 +1,111 @@
+// The function app on the Flex Consumption plan (Linux, Node.js), with a system-assigned identity that every
+// connection uses. The app settings below are the whole contract between this template and shared/config.ts;
+// test/infra/settings.test.ts checks them against the code.
+param location string
+param tags object
+param name string
+param planName string
+@allowed(['20', '22'])
+param nodeVersion string
+param maximumInstanceCount int
+@allowed([512, 2048, 4096])
+param instanceMemoryMB int
+param storageAccountName string
+@description('Blob container Flex Consumption deploys the app package to.')
+param deploymentContainerName string
+param applicationInsightsName string
+@description('<namespace>.servicebus.windows.net')
+param serviceBusFullyQualifiedNamespace string
+param dataverseQueueName string
+param dataverseTopicName string
+param dataverseSubscriptionName string
+param eventGridTopicEndpoint string
+param storagePrefix string
+param leaseSeconds int
+param unhealthyAfter int
+param deliveryTimeoutSeconds int
+
+resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
+  name: storageAccountName
+}
+
+resource applicationInsights 'Microsoft.Insights/components@2020-02-02' existing = {
+  name: applicationInsightsName
+}
+
+resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
+  name: planName
+  location: location
+  tags: tags
+  kind: 'functionapp'
+  sku: {
+    name: 'FC1'
+    tier: 'FlexConsumption'
+  }
+  properties: {
+    reserved: true // Linux
+  }
+}
+
+resource site 'Microsoft.Web/sites@2024-04-01' = {
+  name: name
+  location: location
+  // azd finds the app to deploy the `api` service (azure.yaml) to by this tag.
+  tags: union(tags, { 'azd-service-name': 'api' })
+  kind: 'functionapp,linux'
+  identity: { type: 'SystemAssigned' }
+  properties: {
+    serverFarmId: plan.id
+    httpsOnly: true
+    functionAppConfig: {
+      deployment: {
+        storage: {
+          type: 'blobContainer'
+          value: '${storage.properties.primaryEndpoints.blob}${deploymentContainerName}'
+          authentication: { type: 'SystemAssignedIdentity' }
+        }
+      }
+      scaleAndConcurrency: {
+        maximumInstanceCount: maximumInstanceCount
+        instanceMemoryMB: instanceMemoryMB
+      }
+      runtime: {
+        name: 'node'
+        version: nodeVersion
+      }
+    }
+  }
+}
+
+// Flex Consumption takes the runtime from functionAppConfig, so FUNCTIONS_WORKER_RUNTIME and
+// FUNCTIONS_EXTENSION_VERSION are not set. AZURE_FUNCTIONS_ENVIRONMENT is left to Azure (Production): Development
+// would let flows register http callbacks to private addresses.
+var appSettings = {
+  // The Functions host and the app's tables and blobs (shared/store/connect.ts derives the table and blob URIs).
+  AzureWebJobsStorage__accountName: storage.name
+  AzureWebJobsStorage__credential: 'managedidentity'
+  BRIDGE_STORAGE_PREFIX: storagePrefix
+  // Telemetry with the identity (Application Insights local auth is off).
+  APPLICATIONINSIGHTS_CONNECTION_STRING: applicationInsights.properties.ConnectionString
+  APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'Authorization=AAD'
+  // The Service Bus triggers' connection (`connection: 'ServiceBusConnection'`), identity-based.
+  ServiceBusConnection__fullyQualifiedNamespace: serviceBusFullyQualifiedNamespace
+  DATAVERSE_QUEUE_NAME: dataverseQueueName
+  DATAVERSE_TOPIC_NAME: dataverseTopicName
+  DATAVERSE_SUBSCRIPTION_NAME: dataverseSubscriptionName
+  // No EVENTGRID_TOPIC_KEY: without it the publisher uses DefaultAzureCredential (the managed identity).
+  EVENTGRID_TOPIC_ENDPOINT: eventGridTopicEndpoint
+  BRIDGE_LEASE_SECONDS: string(leaseSeconds)
+  BRIDGE_UNHEALTHY_AFTER: string(unhealthyAfter)
+  BRIDGE_DELIVERY_TIMEOUT_SECONDS: string(deliveryTimeoutSeconds)
+}
+
+resource settings 'Microsoft.Web/sites/config@2024-04-01' = {
+  parent: site
+  name: 'appsettings'
+  properties: appSettings
+}
+
+output name string = site.name
+output url string = 'https://${site.properties.defaultHostName}'
+output principalId string = site.identity.principalId

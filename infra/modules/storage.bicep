@@ -1,0 +1,44 @@
+// One storage account for the Functions runtime (AzureWebJobsStorage), the deployment package, the app's tables and
+// raw-body container (created by the app on first use), and the events Event Grid dead-letters. Shared keys are off:
+// every client (the host, the app, Flex deployment, Event Grid) authenticates with Microsoft Entra ID.
+param location string
+param tags object
+@minLength(3)
+@maxLength(24)
+param name string
+@description('Blob containers to create up front (the deployment package and the dead-letter container).')
+param containerNames string[]
+
+resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
+  name: name
+  location: location
+  tags: tags
+  kind: 'StorageV2'
+  sku: { name: 'Standard_LRS' }
+  properties: {
+    allowBlobPublicAccess: false
+    allowSharedKeyAccess: false
+    defaultToOAuthAuthentication: true
+    minimumTlsVersion: 'TLS1_2'
+    supportsHttpsTrafficOnly: true
+    // No VNet: the app's egress is to public HTTPS endpoints (Event Grid, Power Automate callbacks).
+    publicNetworkAccess: 'Enabled'
+    networkAcls: {
+      defaultAction: 'Allow'
+      bypass: 'AzureServices'
+    }
+  }
+
+  resource blobService 'blobServices' = {
+    name: 'default'
+
+    resource containers 'containers' = [
+      for containerName in containerNames: {
+        name: containerName
+        properties: { publicAccess: 'None' }
+      }
+    ]
+  }
+}
+
+output name string = storage.name
