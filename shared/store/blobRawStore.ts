@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { ContainerClient } from '@azure/storage-blob';
-import { toStorageError } from './errors.js';
+import { statusOf, toStorageError } from './errors.js';
 import type { RawRef, RawStore } from './types.js';
 
 /**
@@ -48,7 +48,7 @@ export class BlobRawStore implements RawStore {
       }
       return Buffer.concat(chunks);
     } catch (error) {
-      if ((error as { statusCode?: unknown } | null)?.statusCode === 404) return undefined;
+      if (statusOf(error) === 404) return undefined;
       throw toStorageError(error, 'read raw body', `container ${container.containerName}`);
     }
   }

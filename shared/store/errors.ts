@@ -122,3 +122,15 @@ export function checkContinuation(token: string): void {
     throw new InvalidContinuationError();
   }
 }
+
+/** The HTTP status of a storage SDK error (`RestError.statusCode`), if it has one. */
+export function statusOf(error: unknown): number | undefined {
+  const status = (error as { statusCode?: unknown } | null)?.statusCode;
+  return typeof status === 'number' ? status : undefined;
+}
+
+/** Table storage always returns an ETag on writes; a missing one would make the next update unconditional. */
+export function requireEtag(etag: string | undefined): string {
+  if (etag === undefined) throw new Error('Table storage returned no ETag for a write.');
+  return etag;
+}

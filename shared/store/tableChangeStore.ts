@@ -3,7 +3,7 @@ import { type RowState, toSnapshot } from '../changes/rowState.js';
 import { canonicalRowId } from '../changes/toChange.js';
 import type { ChangePage, ChangeQuery, ChangeReader, ChangeRecord, RowSnapshot, TableInfo } from '../changes/types.js';
 import { PermanentError } from '../errors.js';
-import { checkContinuation, toStorageError } from './errors.js';
+import { checkContinuation, statusOf, toStorageError } from './errors.js';
 
 /**
  * A change-log entry as stored. `attributesTruncated` is set (and `attributes` empty) when the event's column values
@@ -310,7 +310,3 @@ function joinChunks(entity: Record<string, unknown>): string {
  * SyntaxError (a 500). The keys themselves are opaque (the service encodes them), so a token of another table passes;
  * the partition filter still keeps every page to the table asked for.
  */
-function statusOf(error: unknown): number | undefined {
-  const status = (error as { statusCode?: unknown } | null)?.statusCode;
-  return typeof status === 'number' ? status : undefined;
-}

@@ -1,5 +1,5 @@
 import type { TableClient, TableEntityResultPage } from '@azure/data-tables';
-import { checkContinuation, toStorageError } from './errors.js';
+import { checkContinuation, requireEtag, statusOf, toStorageError } from './errors.js';
 import type { JobChanges, JobPage, JobQuery, JobRecord, JobStore, NewJob } from './types.js';
 
 /** The scalar properties a job is stored as: nested fields flattened, timestamps as ISO strings. */
@@ -200,15 +200,4 @@ function fromEntity(entity: Record<string, unknown>, etag: string): JobRecord {
   }
   job.etag = etag;
   return job as unknown as JobRecord;
-}
-
-function statusOf(error: unknown): number | undefined {
-  const status = (error as { statusCode?: unknown } | null)?.statusCode;
-  return typeof status === 'number' ? status : undefined;
-}
-
-/** The service always returns an ETag on writes; a missing one would make the next update unconditional. */
-function requireEtag(etag: string | undefined): string {
-  if (etag === undefined) throw new Error('Table storage returned no ETag for a write.');
-  return etag;
 }

@@ -6,7 +6,7 @@ import type {
   SubscriptionHealth,
   SubscriptionStore,
 } from '../subscriptions/types.js';
-import { StorageUnavailableError, toStorageError } from './errors.js';
+import { requireEtag, StorageUnavailableError, statusOf, toStorageError } from './errors.js';
 
 /** Every subscription lives in this one partition: there are few, and `list` is then one partition query. */
 const PARTITION = 'subscription';
@@ -195,17 +195,6 @@ function parseJson(text: string | undefined): unknown {
   } catch {
     return undefined;
   }
-}
-
-function statusOf(error: unknown): number | undefined {
-  const status = (error as { statusCode?: unknown } | null)?.statusCode;
-  return typeof status === 'number' ? status : undefined;
-}
-
-/** The service always returns an ETag; a missing one would make the next update unconditional. */
-function requireEtag(etag: string | undefined): string {
-  if (etag === undefined) throw new Error('Table storage returned no ETag.');
-  return etag;
 }
 
 function sleep(ms: number): Promise<void> {
