@@ -1,8 +1,16 @@
+import { lazy } from '../lazy.js';
 import { getStorage } from '../pipeline/runtime.js';
 import { TableChangeStore } from '../store/tableChangeStore.js';
 import type { ChangeStore } from './projectChanges.js';
 
-let store: Promise<ChangeStore> | undefined;
+const store = lazy<ChangeStore>(async () => {
+  const storage = await getStorage();
+  return new TableChangeStore({
+    changes: storage.table(storage.names.changes),
+    rows: storage.table(storage.names.rows),
+    tables: storage.table(storage.names.tables),
+  });
+});
 
 /**
  * The process-wide change store: the change log, row snapshots and table list in the app's storage (see
@@ -13,22 +21,10 @@ let store: Promise<ChangeStore> | undefined;
  * await reader.getRow('account', id);
  */
 export function getChangeStore(): Promise<ChangeStore> {
-  store ??= getStorage().then(
-    (storage) =>
-      new TableChangeStore({
-        changes: storage.table(storage.names.changes),
-        rows: storage.table(storage.names.rows),
-        tables: storage.table(storage.names.tables),
-      }),
-    (error: unknown) => {
-      store = undefined; // let the next invocation try again
-      throw error;
-    },
-  );
-  return store;
+  return store.get();
 }
 
 /** Replaces the process-wide change store (tests wire one against Azurite); `undefined` restores the default. */
 export function setChangeStore(value: ChangeStore | undefined): void {
-  store = value === undefined ? undefined : Promise.resolve(value);
+  store.set(value);
 }

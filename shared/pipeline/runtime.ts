@@ -1,11 +1,15 @@
 import { getConfig } from '../config.js';
 import { PublishFailedError } from '../events/errors.js';
 import type { EventPublisher } from '../events/types.js';
+import { lazy } from '../lazy.js';
 import type { Storage } from '../store/connect.js';
 import type { IngestDeps } from './ingest.js';
 
-let deps: Promise<IngestDeps> | undefined;
-let storage: Promise<Storage> | undefined;
+const storage = lazy(async () => {
+  const { openStorage } = await import('../store/connect.js');
+  return openStorage(getConfig().storage);
+});
+const deps = lazy(build);
 let localFanOut: EventPublisher | undefined;
 
 /**
@@ -14,7 +18,7 @@ let localFanOut: EventPublisher | undefined;
  */
 export function useLocalFanOut(publisher: EventPublisher): void {
   localFanOut = publisher;
-  deps = undefined;
+  deps.set(undefined);
 }
 
 /** Whether events go to the local host's in-process fan-out (no topic configured, running under `npm start`). */
@@ -24,7 +28,7 @@ export function usesLocalFanOut(): boolean {
 
 /** Replaces the pipeline's dependencies (tests wire real adapters against Azurite and a local receiver). */
 export function setIngestDeps(value: IngestDeps | undefined): void {
-  deps = value === undefined ? undefined : Promise.resolve(value);
+  deps.set(value);
 }
 
 /**
@@ -32,8 +36,7 @@ export function setIngestDeps(value: IngestDeps | undefined): void {
  * and create each table once. Loads the store module on first use.
  */
 export function getStorage(): Promise<Storage> {
-  storage ??= import('../store/connect.js').then(({ openStorage }) => openStorage(getConfig().storage));
-  return storage;
+  return storage.get();
 }
 
 /**
@@ -41,11 +44,7 @@ export function getStorage(): Promise<Storage> {
  * Event Grid SDKs load here rather than at start-up, so functions that do not ingest never pay for them.
  */
 export function getIngestDeps(): Promise<IngestDeps> {
-  deps ??= build().catch((error: unknown) => {
-    deps = undefined; // let the next invocation try again (storage may have been briefly unreachable)
-    throw error;
-  });
-  return deps;
+  return deps.get();
 }
 
 async function build(): Promise<IngestDeps> {

@@ -2,6 +2,7 @@ import type { TableClient } from '@azure/data-tables';
 import type { TokenCredential } from '@azure/identity';
 import type { ContainerClient } from '@azure/storage-blob';
 import type { StorageSettings } from '../config.js';
+import { lazy } from '../lazy.js';
 import { BlobRawStore } from './blobRawStore.js';
 import { toStorageError } from './errors.js';
 import { TableJobStore } from './tableJobStore.js';
@@ -155,12 +156,6 @@ async function identityCredential(clientId: string | undefined): Promise<TokenCr
 
 /** Memoizes an async step; a rejection is not kept, so the next call runs the step again. */
 function once<T>(step: () => Promise<T>): () => Promise<T> {
-  let pending: Promise<T> | undefined;
-  return () => {
-    pending ??= step().catch((error: unknown) => {
-      pending = undefined;
-      throw error;
-    });
-    return pending;
-  };
+  const value = lazy(step);
+  return () => value.get();
 }

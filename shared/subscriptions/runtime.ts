@@ -1,13 +1,14 @@
 import { getConfig } from '../config.js';
+import { lazy } from '../lazy.js';
 import { getStorage } from '../pipeline/runtime.js';
 import type { DeliveryDeps } from './deliver.js';
 import type { SubscriptionStore } from './types.js';
 
-let deps: Promise<DeliveryDeps> | undefined;
+const deps = lazy(build);
 
 /** Replaces the delivery dependencies (tests wire stores over Azurite and a sender of their choosing). */
 export function setDeliveryDeps(value: DeliveryDeps | undefined): void {
-  deps = value === undefined ? undefined : Promise.resolve(value);
+  deps.set(value);
 }
 
 /**
@@ -16,11 +17,7 @@ export function setDeliveryDeps(value: DeliveryDeps | undefined): void {
  * `<prefix>deliveries`), an {@link HttpCallbackSender} in the app's mode, and the `delivery` settings.
  */
 export function getDeliveryDeps(): Promise<DeliveryDeps> {
-  deps ??= build().catch((error: unknown) => {
-    deps = undefined; // let the next invocation try again
-    throw error;
-  });
-  return deps;
+  return deps.get();
 }
 
 /** The subscription store, for the connector's subscription endpoints. */
