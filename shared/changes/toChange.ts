@@ -1,4 +1,5 @@
 import { PermanentError } from '../errors.js';
+import { asObject, readReceivedEvent } from '../events/receivedEvent.js';
 import type { RowEvent } from './rowState.js';
 import type { ChangeRecord } from './types.js';
 
@@ -67,20 +68,15 @@ export function canonicalRowId(id: string): string {
  * row?.delete;    // false for an Update
  */
 export function toChange(event: unknown): ProjectedEvent {
-  const envelope = asObject(parseIfText(event));
-  const eventId = typeof envelope?.id === 'string' && envelope.id !== '' ? envelope.id : undefined;
+  const received = readReceivedEvent(event);
   const fail = (problem: string): never => {
-    throw new UnprojectableEventError(eventId, problem);
+    throw new UnprojectableEventError(received.id, problem);
   };
-  if (envelope === undefined) return fail('it is not a JSON object');
-  if (eventId === undefined) return fail('it has no id');
-  if (Buffer.byteLength(eventId) > MAX_EVENT_ID_BYTES) return fail(`its id is longer than ${MAX_EVENT_ID_BYTES} bytes`);
-  const type = envelope.type ?? envelope.eventType;
-  if (typeof type !== 'string' || !type.startsWith('dataverse.')) {
-    return fail(`its type is ${JSON.stringify(type ?? null)}, not one beginning with "dataverse."`);
+  if ('notOurs' in received) return fail(received.notOurs);
+  if (Buffer.byteLength(received.id) > MAX_EVENT_ID_BYTES) {
+    return fail(`its id is longer than ${MAX_EVENT_ID_BYTES} bytes`);
   }
-  const data = asObject(parseIfText(envelope.data));
-  if (data === undefined) return fail('its data is not a normalized Dataverse context (not an object)');
+  const { type, data } = received;
   const text = (field: string): string => {
     const value = data[field];
     if (typeof value !== 'string' || value === '') return fail(`its data has no ${field}`);
@@ -91,7 +87,7 @@ export function toChange(event: unknown): ProjectedEvent {
   const message = text('messageName');
   const table = text('primaryEntityName');
   const rowId = canonicalRowId(text('primaryEntityId'));
-  const when = data.operationCreatedOn ?? envelope.time ?? envelope.eventTime;
+  const when = data.operationCreatedOn ?? received.time;
   const instant = typeof when === 'string' ? new Date(when) : undefined;
   if (instant === undefined || Number.isNaN(instant.getTime())) {
     return fail(`it has no valid time (data.operationCreatedOn or time is ${JSON.stringify(when ?? null)})`);
@@ -101,7 +97,7 @@ export function toChange(event: unknown): ProjectedEvent {
   const isDelete = message.toLowerCase() === 'delete';
   const { attributes, formattedValues } = isDelete ? { attributes: {}, formattedValues: {} } : rowValues(data);
   const change: ChangeRecord = {
-    eventId,
+    eventId: received.id,
     type,
     message,
     table,
@@ -117,12 +113,12 @@ export function toChange(event: unknown): ProjectedEvent {
     correlationId: optionalText(data.correlationId),
     organizationId,
     source:
-      optionalText(envelope.source) ??
+      optionalText(received.source) ??
       optionalText(data.organizationUrl) ??
       `/organizations/${organizationId === '' ? 'unknown' : organizationId}`,
   };
   if (rowId === EMPTY_GUID) return { change };
-  return { change, row: { time, eventId, message, delete: isDelete, attributes, formattedValues } };
+  return { change, row: { time, eventId: received.id, message, delete: isDelete, attributes, formattedValues } };
 }
 
 /** Target's values (when it is an Entity), then each post image's over them: the images show the row after the operation. */
@@ -149,21 +145,6 @@ function rowValues(data: Record<string, unknown>): {
 
 function define(record: Record<string, unknown>, key: string, value: unknown): void {
   Object.defineProperty(record, key, { value, enumerable: true, writable: true, configurable: true });
-}
-
-function parseIfText(value: unknown): unknown {
-  if (typeof value !== 'string') return value;
-  try {
-    return JSON.parse(value);
-  } catch {
-    return value;
-  }
-}
-
-function asObject(value: unknown): Record<string, unknown> | undefined {
-  return typeof value === 'object' && value !== null && !Array.isArray(value)
-    ? (value as Record<string, unknown>)
-    : undefined;
 }
 
 function optionalText(value: unknown): string | null {

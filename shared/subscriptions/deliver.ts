@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import pLimit from 'p-limit';
 import type { NormalizedContext } from '../dataverse/types.js';
 import { BridgeError, TransientError } from '../errors.js';
+import { readReceivedEvent } from '../events/receivedEvent.js';
 import type { Logger } from '../pipeline/ingest.js';
 import { eventIdFor } from '../pipeline/jobKey.js';
 import type { CallbackSender } from './callbackSender.js';
@@ -230,16 +231,8 @@ async function post(
 
 /** The parts of a CloudEvent we use, or why it is not one of ours. */
 function readEvent(event: unknown): { id: string; type: string; context: NormalizedContext } | string {
-  if (typeof event !== 'object' || event === null) return 'not an object';
-  // CloudEvents (`type`), or the Event Grid schema (`eventType`) if a subscription was created with it.
-  const { id, data, ...rest } = event as { id?: unknown; type?: unknown; eventType?: unknown; data?: unknown };
-  const type = rest.type ?? rest.eventType;
-  if (typeof type !== 'string' || !type.startsWith('dataverse.')) {
-    return `type ${typeof type === 'string' ? JSON.stringify(type.slice(0, 100)) : 'missing'}`;
-  }
-  if (typeof id !== 'string' || id === '') return 'no id';
-  if (typeof data !== 'object' || data === null || typeof (data as NormalizedContext).primaryEntityName !== 'string') {
-    return 'data is not a normalized context';
-  }
-  return { id, type, context: data as NormalizedContext };
+  const received = readReceivedEvent(event);
+  if ('notOurs' in received) return received.notOurs;
+  if (typeof received.data.primaryEntityName !== 'string') return 'its data is not a normalized context';
+  return { id: received.id, type: received.type, context: received.data as unknown as NormalizedContext };
 }
