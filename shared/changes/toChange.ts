@@ -1,3 +1,4 @@
+import { GUID } from '../dataverse/names.js';
 import { PermanentError } from '../errors.js';
 import { asObject, readReceivedEvent } from '../events/receivedEvent.js';
 import type { RowEvent } from './rowState.js';
@@ -41,7 +42,6 @@ export interface ProjectedEvent {
 const MAX_NAME = 128;
 const MAX_EVENT_ID_BYTES = 256;
 const EMPTY_GUID = '00000000-0000-0000-0000-000000000000';
-const GUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
 
 /**
  * A row id as the projection keys it: GUIDs in lower case (Dataverse writes them so, but a caller may not), any other

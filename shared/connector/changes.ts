@@ -1,10 +1,10 @@
 import type { ChangeReader } from '../changes/types.js';
+import { LOGICAL_NAME } from '../dataverse/names.js';
 import { InvalidContinuationError } from '../store/errors.js';
 import { pageResponse, readPageQuery } from './paging.js';
 import { type ApiResponse, apiError } from './responses.js';
 
 /** Dataverse logical names: letters, digits and underscores. */
-const TABLE_NAME = /^[A-Za-z0-9_]{1,128}$/;
 const MAX_ROW_ID = 128;
 
 /** `GET /api/tables`: every Dataverse table an event was projected for, by name. */
@@ -56,7 +56,7 @@ export async function getRow(table: string, id: string, reader: ChangeReader): P
 }
 
 function checkTable(table: string): ApiResponse | undefined {
-  return TABLE_NAME.test(table)
+  return LOGICAL_NAME.test(table)
     ? undefined
     : apiError(
         400,

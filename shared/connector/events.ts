@@ -1,4 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
+import { GUID, LOGICAL_NAME, MESSAGE_NAME } from '../dataverse/names.js';
 import { type IngestDeps, ingest } from '../pipeline/ingest.js';
 import { eventIdFor } from '../pipeline/jobKey.js';
 import { type ApiResponse, apiError } from './responses.js';
@@ -28,10 +29,6 @@ export interface PublishResult {
 export const ON_DEMAND_ORGANIZATION_ID = '00000000-0000-0000-0000-000000000000';
 /** `initiatingUserAgent` of an on-demand event, so consumers can tell them from Dataverse's. */
 export const ON_DEMAND_USER_AGENT = 'Dataverse Bridge connector (PublishEvent)';
-
-const GUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
-const LOGICAL_NAME = /^[A-Za-z0-9_]{1,128}$/;
-const MESSAGE_NAME = /^[A-Za-z][A-Za-z0-9_]{0,127}$/;
 
 /**
  * `POST /api/events`: publishes an event on demand from an app or flow. The request becomes an execution context of

@@ -9,6 +9,8 @@
  * check them field by field against those types and validate real outputs against them.
  */
 
+import { LOGICAL_NAME_PATTERN as LOGICAL_NAME, MESSAGE_NAME_PATTERN as MESSAGE_NAME } from '../dataverse/names.js';
+
 /** How prominently the connector designer shows an operation, a parameter or a field. */
 export type Visibility = 'important' | 'advanced' | 'internal';
 
@@ -118,8 +120,6 @@ const strings = (summary: string, description: string, itemSummary: string, item
 const nullable: Extra = { 'x-nullable': true };
 
 /** What the pattern of a table logical name and of a message name accept (the same as `POST /api/events`). */
-const LOGICAL_NAME = '^[A-Za-z0-9_]{1,128}$';
-const MESSAGE_NAME = '^[A-Za-z][A-Za-z0-9_]{0,127}$';
 
 const CHECK: Schema = {
   type: 'object',

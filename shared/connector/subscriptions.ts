@@ -1,4 +1,5 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { LOGICAL_NAME, MESSAGE_NAME } from '../dataverse/names.js';
 import { CallbackUrlError, checkCallbackUrl } from '../subscriptions/callbackUrl.js';
 import { parseList } from '../subscriptions/filters.js';
 import type { Subscription, SubscriptionStore } from '../subscriptions/types.js';
@@ -28,8 +29,6 @@ export type SubscriptionView = Omit<Subscription, 'secret' | 'deleteTokenHash' |
 export const MAX_SUBSCRIPTION_BODY_BYTES = 16 * 1024;
 
 const PROPERTIES = new Set(['callbackUrl', 'table', 'messages', 'columns', 'secret']);
-const LOGICAL_NAME = /^[A-Za-z0-9_]{1,128}$/;
-const MESSAGE_NAME = /^[A-Za-z][A-Za-z0-9_]{0,127}$/;
 const SUBSCRIPTION_ID = /^[0-9a-f]{32}$/;
 const MAX_LIST_ITEMS = 100;
 const MAX_LIST_LENGTH = 4096;

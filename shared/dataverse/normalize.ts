@@ -1,5 +1,6 @@
 import { camelCase } from './camelCase.js';
 import { ContextFormatError } from './errors.js';
+import { GUID } from './names.js';
 import type {
   NormalizedContext,
   NormalizedEntity,
@@ -24,7 +25,6 @@ export const MAX_NESTING = 200;
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 type JsonObject = { [key: string]: Json };
 
-const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const DATE = /^\/Date\((-?\d+)(?:[+-]\d{4})?\)\/$/;
 const ISO_DATE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?$/;
 
