@@ -10,6 +10,7 @@ import { runSend } from '../../shared/cli/send.js';
 import type { OutboundMessage, QueueSender, SendOutcome } from '../../shared/cli/serviceBusSender.js';
 import { DATAVERSE_PROPERTIES } from '../../shared/dataverse/transport.js';
 import { CONTEXTS_DIR, contextBytes, contextNames } from '../helpers/fixtures.js';
+import { freePort } from '../helpers/ports.js';
 
 // The CLI as users run it: the compiled bin (npm test builds before it tests).
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -87,15 +88,6 @@ class Receiver {
   async stop(): Promise<void> {
     await new Promise((resolve) => this.server?.close(resolve));
   }
-}
-
-/** A port nothing listens on: bound, then released. */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 const receiver = new Receiver();

@@ -1,11 +1,9 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BlobRawStore } from '../../shared/store/blobRawStore.js';
 import { StorageUnavailableError } from '../../shared/store/errors.js';
-import { type Azurite, startAzurite } from '../helpers/azurite.js';
+import { type Azurite, startAzurite, unreachableConnectionString } from '../helpers/azurite.js';
 
 let azurite: Azurite;
 
@@ -77,14 +75,7 @@ describe('BlobRawStore', () => {
   });
 
   it('raises StorageUnavailableError naming the operation and container when storage is down', async () => {
-    const server = createServer();
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const { port } = server.address() as AddressInfo;
-    await new Promise((resolve) => server.close(resolve));
-    const connectionString = azurite.connectionString.replace(
-      /BlobEndpoint=[^;]+/,
-      `BlobEndpoint=http://127.0.0.1:${port}/devstoreaccount1`,
-    );
+    const connectionString = await unreachableConnectionString(azurite, 'Blob');
     const container = BlobServiceClient.fromConnectionString(connectionString, {
       retryOptions: { maxTries: 1 },
     }).getContainerClient('down-raw');

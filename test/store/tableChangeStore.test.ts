@@ -1,13 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { TableClient } from '@azure/data-tables';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { applyEvent, type RowState } from '../../shared/changes/rowState.js';
 import type { ChangeRecord } from '../../shared/changes/types.js';
 import { InvalidContinuationError, StorageUnavailableError } from '../../shared/store/errors.js';
 import { RowTooLargeError, TableChangeStore } from '../../shared/store/tableChangeStore.js';
-import { type Azurite, startAzurite } from '../helpers/azurite.js';
+import { type Azurite, startAzurite, unreachableConnectionString } from '../helpers/azurite.js';
 
 let azurite: Azurite;
 
@@ -348,14 +346,7 @@ describe('TableChangeStore: tables', () => {
 });
 
 async function unreachable(): Promise<TableClient> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  const connectionString = azurite.connectionString.replace(
-    /TableEndpoint=[^;]+/,
-    `TableEndpoint=http://127.0.0.1:${port}/devstoreaccount1`,
-  );
+  const connectionString = await unreachableConnectionString(azurite, 'Table');
   return client('downchanges', connectionString);
 }
 

@@ -7,7 +7,7 @@ import { TransientError } from '../../shared/errors.js';
 import { StorageUnavailableError } from '../../shared/store/errors.js';
 import { TableJobStore } from '../../shared/store/tableJobStore.js';
 import type { JobError, JobRecord, NewJob, RawRef } from '../../shared/store/types.js';
-import { type Azurite, startAzurite } from '../helpers/azurite.js';
+import { type Azurite, startAzurite, unreachableConnectionString } from '../helpers/azurite.js';
 
 let azurite: Azurite;
 
@@ -253,14 +253,7 @@ describe('TableJobStore list', () => {
 describe('TableJobStore when storage is unavailable', () => {
   /** A table client for a port nobody listens on, without SDK retries so the test is quick. */
   async function unreachableClient(): Promise<TableClient> {
-    const server = createServer();
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const { port } = server.address() as AddressInfo;
-    await new Promise((resolve) => server.close(resolve));
-    const connectionString = azurite.connectionString.replace(
-      /TableEndpoint=[^;]+/,
-      `TableEndpoint=http://127.0.0.1:${port}/devstoreaccount1`,
-    );
+    const connectionString = await unreachableConnectionString(azurite, 'Table');
     return TableClient.fromConnectionString(connectionString, 'downjobs', {
       allowInsecureConnection: true,
       retryOptions: { maxRetries: 0 },

@@ -1,12 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { TableClient } from '@azure/data-tables';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StorageUnavailableError } from '../../shared/store/errors.js';
 import { TableSubscriptionStore } from '../../shared/store/tableSubscriptionStore.js';
 import type { DeliveryError, NewSubscription } from '../../shared/subscriptions/types.js';
-import { type Azurite, startAzurite } from '../helpers/azurite.js';
+import { type Azurite, startAzurite, unreachableConnectionString } from '../helpers/azurite.js';
 
 let azurite: Azurite;
 
@@ -175,18 +173,10 @@ describe('TableSubscriptionStore health', () => {
 
 describe('TableSubscriptionStore when storage is unavailable', () => {
   it('raises StorageUnavailableError naming the operation, without the secret', async () => {
-    const server = createServer();
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const { port } = server.address() as AddressInfo;
-    await new Promise((resolve) => server.close(resolve));
-    const client = TableClient.fromConnectionString(
-      azurite.connectionString.replace(
-        /TableEndpoint=[^;]+/,
-        `TableEndpoint=http://127.0.0.1:${port}/devstoreaccount1`,
-      ),
-      'downsubs',
-      { allowInsecureConnection: true, retryOptions: { maxRetries: 0 } },
-    );
+    const client = TableClient.fromConnectionString(await unreachableConnectionString(azurite, 'Table'), 'downsubs', {
+      allowInsecureConnection: true,
+      retryOptions: { maxRetries: 0 },
+    });
     const store = new TableSubscriptionStore(client);
     const attempts = [
       store.create(newSubscription()),
