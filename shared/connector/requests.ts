@@ -3,8 +3,8 @@
  * declares (`operations.ts`), each failure answered with an error that names the field and what is expected. Values
  * are never echoed in messages: a body may carry a secret.
  */
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
-import ajvFormats from 'ajv-formats';
+import { createRequire } from 'node:module';
+import type { Ajv, ErrorObject, ValidateFunction } from 'ajv';
 import { type OperationName, operation } from './operations.js';
 import { type ApiResponse, apiError } from './responses.js';
 import { type DefinitionName, jsonSchemaFor } from './schemas.js';
@@ -104,8 +104,14 @@ function validatorFor(name: DefinitionName): ValidateFunction {
 function createAjv(): Ajv {
   // Strict, with the Power Platform extensions declared as annotations (they describe, they do not constrain);
   // verbose so an error carries the schema it broke, whose description tells the caller what is expected.
-  const instance = new Ajv({ strict: true, allowUnionTypes: true, verbose: true, allErrors: false });
-  ajvFormats.default(instance);
+  // Loaded on the first body to validate, not at start-up: the two packages cost every cold start about 40 ms, and
+  // every function file is loaded at start-up, those that never read a body included. Both are CommonJS, so a
+  // synchronous require keeps readJsonBody synchronous.
+  const require = createRequire(import.meta.url);
+  const { Ajv: AjvClass } = require('ajv') as typeof import('ajv');
+  const addFormats = require('ajv-formats') as typeof import('ajv-formats').default;
+  const instance = new AjvClass({ strict: true, allowUnionTypes: true, verbose: true, allErrors: false });
+  addFormats(instance);
   instance.addVocabulary([
     'x-ms-summary',
     'x-ms-visibility',
