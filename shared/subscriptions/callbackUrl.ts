@@ -1,5 +1,6 @@
+import { createRequire } from 'node:module';
 import { isIP } from 'node:net';
-import ipaddr from 'ipaddr.js';
+import type ipaddrModule from 'ipaddr.js';
 import { PermanentError } from '../errors.js';
 
 /**
@@ -96,7 +97,7 @@ export function isAllowedAddress(ip: string, localMode: boolean): boolean {
   if (localMode) return true;
   try {
     // process() turns IPv4-mapped IPv6 into the IPv4 address, so the mapped address's own range decides.
-    return ipaddr.process(ip).range() === 'unicast';
+    return addresses().process(ip).range() === 'unicast';
   } catch {
     return false;
   }
@@ -106,9 +107,20 @@ export function isAllowedAddress(ip: string, localMode: boolean): boolean {
 function describeAddress(ip: string): string {
   let range = 'reserved';
   try {
-    range = ipaddr.process(ip).range();
+    range = addresses().process(ip).range();
   } catch {
     // An address Node accepts but ipaddr.js does not (with a zone id): refused as reserved.
   }
   return `${ip}, ${RANGE_NAMES[range] ?? `a ${range} address that is not public`}`;
+}
+
+let ipaddr: typeof ipaddrModule | undefined;
+
+/**
+ * ipaddr.js, loaded on the first address to classify rather than at start-up (every function file is loaded then,
+ * and this one is reached from two of them). It is CommonJS, so a synchronous require keeps the checks synchronous.
+ */
+function addresses(): typeof ipaddrModule {
+  ipaddr ??= createRequire(import.meta.url)('ipaddr.js') as typeof ipaddrModule;
+  return ipaddr;
 }
