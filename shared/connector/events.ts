@@ -2,6 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { GUID, LOGICAL_NAME, MESSAGE_NAME } from '../dataverse/names.js';
 import { type IngestDeps, ingest } from '../pipeline/ingest.js';
 import { eventIdFor } from '../pipeline/jobKey.js';
+import { retryAfter } from '../pipeline/webhook.js';
 import { type ApiResponse, apiError } from './responses.js';
 
 /** The body of `POST /api/events`. */
@@ -86,7 +87,7 @@ export async function publishEvent(request: PublishEventRequest, deps: IngestDep
         'RetryLater',
         `The event could not be published yet (${outcome.error?.message ?? outcome.status}); try again. Job ${outcome.jobId} records it.`,
       );
-      return { ...response, headers: { 'Retry-After': outcome.status === 'busy' ? String(deps.leaseSeconds) : '5' } };
+      return { ...response, headers: { 'Retry-After': retryAfter(outcome, deps.leaseSeconds) } };
     }
   }
 }

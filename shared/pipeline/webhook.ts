@@ -1,5 +1,5 @@
 import { type HeaderSource, headerValue } from '../dataverse/transport.js';
-import { type IngestDeps, ingest } from './ingest.js';
+import { type IngestDeps, type IngestOutcome, ingest } from './ingest.js';
 
 /** The parts of an HTTP request the webhook needs. */
 export interface WebhookRequest {
@@ -53,13 +53,21 @@ export async function handleWebhook(request: WebhookRequest, deps: IngestDeps): 
     default:
       return {
         status: 503,
-        headers: { 'Retry-After': outcome.status === 'busy' ? String(deps.leaseSeconds) : '5' },
+        headers: { 'Retry-After': retryAfter(outcome, deps.leaseSeconds) },
         jsonBody: {
           error: { code: outcome.error?.code ?? 'RetryLater', message: outcome.error?.message ?? 'Try again later.' },
           jobId: outcome.jobId,
         },
       };
   }
+}
+
+/**
+ * The `Retry-After` (seconds) for an outcome that must be retried: a context another delivery is publishing is worth
+ * retrying once its lease can have run out; a transient failure soon.
+ */
+export function retryAfter(outcome: IngestOutcome, leaseSeconds: number): string {
+  return outcome.status === 'busy' ? String(leaseSeconds) : '5';
 }
 
 function correlation(headers: HeaderSource): { messageId?: string } {
