@@ -28,8 +28,3 @@ export abstract class PermanentError extends BridgeError {
 export abstract class TransientError extends BridgeError {
   readonly transient = true;
 }
-
-/** True for errors that say retrying may succeed; unknown errors count as transient so nothing is dropped. */
-export function isTransient(error: unknown): boolean {
-  return !(error instanceof PermanentError);
-}

@@ -6,11 +6,6 @@ import type { SubscriptionStore } from './types.js';
 
 const deps = lazy(build);
 
-/** Replaces the delivery dependencies (tests wire stores over Azurite and a sender of their choosing). */
-export function setDeliveryDeps(value: DeliveryDeps | undefined): void {
-  deps.set(value);
-}
-
 /**
  * What `deliverSubscriptions` needs, built on first use and shared by every invocation of the process: the
  * subscription store and delivery log over the app's storage (tables `<prefix>subscriptions` and
