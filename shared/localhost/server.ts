@@ -160,16 +160,7 @@ export function createLocalHostServer(options: LocalHostOptions): Server {
     if (registration.trigger.type === 'httpTrigger') {
       throw new HttpError(400, 'HttpFunction', `${registration.name} is an HTTP function; call its route instead.`);
     }
-    let request: AdminInvokeRequest;
-    try {
-      request = JSON.parse(body.toString('utf8')) as AdminInvokeRequest;
-    } catch {
-      throw new HttpError(400, 'InvalidBody', 'The body must be JSON: {"input": …}.');
-    }
-    if (typeof request !== 'object' || request === null || !('input' in request)) {
-      throw new HttpError(400, 'InvalidBody', 'The body must be JSON with an "input" property.');
-    }
-    const [input, triggerMetadata] = triggerInput(registration, request);
+    const [input, triggerMetadata] = triggerInput(registration, adminMessages(registration, body));
     try {
       await registration.handler(input, invocationContext(registration, options.log, triggerMetadata));
     } catch (error) {
@@ -192,10 +183,11 @@ export function createLocalHostServer(options: LocalHostOptions): Server {
 }
 
 /**
- * The admin invoke body: the Functions host's `{"input": …}`, plus optional Service Bus message facts the real host
- * would take from the message (a local-host extension, so `dataverse-bridge send --queue` can post as Dataverse does).
+ * One message of an admin invoke: the Functions host's `{"input": …}`, plus optional Service Bus message facts the
+ * real host would take from the message (a local-host extension, so `dataverse-bridge send --queue` can post as
+ * Dataverse does).
  */
-export interface AdminInvokeRequest {
+export interface AdminMessage {
   input: unknown;
   contentType?: string;
   messageId?: string;
@@ -203,21 +195,68 @@ export interface AdminInvokeRequest {
   applicationProperties?: Record<string, unknown>;
 }
 
-/** The trigger input and metadata the host would pass for one message, in the shape the trigger's options ask for. */
-function triggerInput(registration: Registration, request: AdminInvokeRequest): [unknown, Record<string, unknown>] {
-  if (registration.trigger.type !== 'serviceBusTrigger') return [request.input, {}];
-  const body = Buffer.from(typeof request.input === 'string' ? request.input : JSON.stringify(request.input), 'utf8');
-  const facts = {
-    messageId: request.messageId ?? randomUUID(),
-    deliveryCount: request.deliveryCount ?? 1,
-    contentType: request.contentType ?? 'application/json',
-    // The @azure/functions library camelCases the keys of trigger metadata; do the same.
-    applicationProperties: camelCaseKeys(request.applicationProperties ?? {}),
-  };
-  if (registration.trigger.cardinality === 'many') {
-    return [[body], Object.fromEntries(Object.entries(facts).map(([key, value]) => [`${key}Array`, [value]]))];
+/**
+ * The admin invoke body: one message, or (a local-host extension) `{"messages": [AdminMessage, …]}`, a batch for a
+ * Service Bus trigger with cardinality "many", delivered in one invocation as Service Bus would.
+ */
+export type AdminInvokeRequest = AdminMessage | { messages: AdminMessage[] };
+
+/** The messages of an admin invoke body, or a 400 that says what is wrong with it. */
+function adminMessages(registration: Registration, body: Buffer): AdminMessage[] {
+  let request: unknown;
+  try {
+    request = JSON.parse(body.toString('utf8'));
+  } catch {
+    throw new HttpError(400, 'InvalidBody', 'The body must be JSON: {"input": …}.');
   }
-  return [body, facts];
+  const isMessage = (value: unknown): value is AdminMessage =>
+    typeof value === 'object' && value !== null && !Array.isArray(value) && 'input' in value;
+  if (isMessage(request)) return [request];
+  const batch =
+    typeof request === 'object' && request !== null ? (request as { messages?: unknown }).messages : undefined;
+  if (!Array.isArray(batch)) {
+    throw new HttpError(400, 'InvalidBody', 'The body must be JSON with an "input" property (or "messages": […]).');
+  }
+  const { trigger } = registration;
+  if (trigger.type !== 'serviceBusTrigger' || trigger.cardinality !== 'many') {
+    throw new HttpError(
+      400,
+      'InvalidBody',
+      `${registration.name} takes one message per invocation: send {"input": …}, not "messages".`,
+    );
+  }
+  const position = batch.findIndex((message) => !isMessage(message));
+  if (batch.length === 0 || position >= 0) {
+    throw new HttpError(
+      400,
+      'InvalidBody',
+      batch.length === 0
+        ? '"messages" is empty: send at least one {"input": …}.'
+        : `"messages"[${position}] must be an object with an "input" property.`,
+    );
+  }
+  return batch as AdminMessage[];
+}
+
+/** The trigger input and metadata the host would pass for these messages, in the shape the trigger's options ask for. */
+function triggerInput(registration: Registration, messages: AdminMessage[]): [unknown, Record<string, unknown>] {
+  const first = messages[0] as AdminMessage;
+  if (registration.trigger.type !== 'serviceBusTrigger') return [first.input, {}];
+  const bodies = messages.map((m) =>
+    Buffer.from(typeof m.input === 'string' ? m.input : JSON.stringify(m.input), 'utf8'),
+  );
+  const facts = messages.map((m) => ({
+    messageId: m.messageId ?? randomUUID(),
+    deliveryCount: m.deliveryCount ?? 1,
+    contentType: m.contentType ?? 'application/json',
+    // The @azure/functions library camelCases the keys of trigger metadata; do the same.
+    applicationProperties: camelCaseKeys(m.applicationProperties ?? {}),
+  }));
+  if (registration.trigger.cardinality === 'many') {
+    const names = Object.keys(facts[0] as object) as (keyof (typeof facts)[number])[];
+    return [bodies, Object.fromEntries(names.map((name) => [`${name}Array`, facts.map((f) => f[name])]))];
+  }
+  return [bodies[0], facts[0] as Record<string, unknown>];
 }
 
 function camelCaseKeys(values: Record<string, unknown>): Record<string, unknown> {

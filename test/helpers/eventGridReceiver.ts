@@ -71,6 +71,8 @@ const ATTRIBUTE_NAME = /^[a-z0-9]+$/;
 export async function startEventGridReceiver(options: {
   key: string;
   fault?: (requestIndex: number) => Fault;
+  /** Called with the events of each request answered 200, as they are accepted (e.g. to time them). */
+  onAccepted?: (events: readonly ReceivedCloudEvent[]) => void;
 }): Promise<Receiver> {
   let fault = options.fault ?? (() => 'ok' as const);
   const events: ReceivedCloudEvent[] = [];
@@ -92,6 +94,7 @@ export async function startEventGridReceiver(options: {
           response.writeHead(status, { ...headers, ...(error ? { 'content-type': 'application/json' } : {}) });
           response.end(error);
           events.push(...accepted);
+          if (accepted.length > 0) options.onAccepted?.(accepted);
         };
         if (request.headers['aeg-sas-key'] !== options.key) return answer(401, []);
 

@@ -88,7 +88,8 @@ export function distinctContexts(count: number, seed = 'ctx'): Buffer[] {
   });
 }
 
-function deterministicGuid(text: string): string {
+/** A GUID-shaped id derived from `text`: the same text always gives the same id. */
+export function deterministicGuid(text: string): string {
   const hex = createHash('sha256').update(text).digest('hex');
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-4${hex.slice(13, 16)}-8${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
 }

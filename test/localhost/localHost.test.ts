@@ -2,6 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT, type RunningHost, runCli, startLocalHost } from '../helpers/localHost.js';
+import { distinctContexts } from '../helpers/pipeline.js';
 
 let host: RunningHost;
 
@@ -166,6 +167,52 @@ describe('npm start: the local host loads the app the way the Functions host doe
       error: { code: 'InvalidParameter', message: 'top must be a whole number from 1 to 1000.', target: 'top' },
     });
     expect((await host.request('/api/jobs/0123456789abcdef0123456789abcdef')).status).toBe(404);
+  });
+
+  it('delivers a Service Bus batch in one invocation with {"messages": […]}, each with its own facts', async () => {
+    const [first, second] = distinctContexts(2, 'admin-batch');
+    const invoke = (body: unknown, name = 'dataverseQueue') =>
+      host.request(`/admin/functions/${name}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+    const response = await invoke({
+      messages: [
+        { input: first?.toString('utf8'), messageId: 'batch-message-1', deliveryCount: 2 },
+        { input: 'not json', messageId: 'batch-message-2' },
+        { input: second?.toString('utf8'), messageId: 'batch-message-3' },
+      ],
+    });
+    expect(response.status).toBe(202);
+    const jobs = (await (await host.request('/api/jobs?top=1000')).json()) as {
+      value: { messageId?: string; deliveryCount?: number; status: string; source: string }[];
+    };
+    const batch = jobs.value
+      .filter((job) => job.messageId?.startsWith('batch-message-'))
+      .map(({ messageId, deliveryCount, status, source }) => ({ messageId, deliveryCount, status, source }))
+      .sort((a, b) => String(a.messageId).localeCompare(String(b.messageId)));
+    expect(batch).toEqual([
+      { messageId: 'batch-message-1', deliveryCount: 2, status: 'published', source: 'queue' },
+      { messageId: 'batch-message-2', deliveryCount: 1, status: 'rejected', source: 'queue' },
+      { messageId: 'batch-message-3', deliveryCount: 1, status: 'published', source: 'queue' },
+    ]);
+
+    const empty = await invoke({ messages: [] });
+    expect(empty.status).toBe(400);
+    expect(await empty.json()).toEqual({
+      error: { code: 'InvalidBody', message: '"messages" is empty: send at least one {"input": …}.' },
+    });
+    const withoutInput = await invoke({ messages: [{ input: '{}' }, { messageId: 'x' }] });
+    expect(withoutInput.status).toBe(400);
+    expect(((await withoutInput.json()) as { error: { message: string } }).error.message).toBe(
+      '"messages"[1] must be an object with an "input" property.',
+    );
+    const notABatchTrigger = await invoke({ messages: [{ input: {} }] }, 'projectChanges');
+    expect(notABatchTrigger.status).toBe(400);
+    expect(((await notABatchTrigger.json()) as { error: { message: string } }).error.message).toBe(
+      'projectChanges takes one message per invocation: send {"input": …}, not "messages".',
+    );
   });
 
   it('logs requests without the key, and stops cleanly on Ctrl+C with Azurite', async () => {

@@ -1,0 +1,92 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { REPO_ROOT } from '../helpers/localHost.js';
+import { DEFAULTS, formatReport, runSoak, type SoakOptions } from './soak.js';
+
+const HELP = `Usage: npm run soak [-- --count N] [options]
+
+Runs the local host (npm start's build, on its embedded Azurite) against a local Event Grid receiver that fails a
+share of requests, and sends every context more than once, shuffled, through Service Bus batches (the admin invoke)
+and the Dataverse webhook at the same time, re-driving failed invocations as Service Bus and Dataverse would. Then
+reports what Event Grid accepted per context. Exits 1 if anything was lost or duplicated (or a bad input was not
+rejected with its documented reason), 2 on a bad option.
+
+Options:
+  --count N          valid contexts to send (default ${DEFAULTS.count.toLocaleString('en-US')})
+  --fault-rate R     share of Event Grid requests answered 500, 429, dropped or slow (default ${DEFAULTS.faultRate})
+  --bad N            bad inputs mixed in on purpose (default ${DEFAULTS.bad})
+  --batch N          messages per Service Bus invocation (default ${DEFAULTS.batchSize})
+  --concurrency N    invocations / webhook posts in flight per path (default ${DEFAULTS.concurrency})
+  --webhook-share R  share of contexts sent through the webhook (default ${DEFAULTS.webhookShare})
+  --seed N           seeds the workload, the shuffle and the faults (default ${DEFAULTS.seed})
+  --json             print the report as JSON on stdout (progress stays on stderr)
+  -h, --help         show this help`;
+
+let args: ReturnType<typeof parse>;
+try {
+  args = parse();
+} catch (error) {
+  console.error(`${(error as Error).message}\n\n${HELP}`);
+  process.exit(2);
+}
+if (args.help) {
+  console.log(HELP);
+  process.exit(0);
+}
+if (!existsSync(join(REPO_ROOT, 'dist', 'shared', 'localhost', 'main.js'))) {
+  console.error('No build found: run "npm run build" first (npm run soak does).');
+  process.exit(2);
+}
+
+const report = await runSoak({ ...args.options, progress: (line) => console.error(line) });
+if (args.json) console.log(JSON.stringify(report, null, 2));
+else for (const line of formatReport(report)) console.log(line);
+process.exit(report.ok ? 0 : 1);
+
+function parse(): { help: boolean; json: boolean; options: Omit<SoakOptions, 'progress'> } {
+  const { values } = parseArgs({
+    options: {
+      count: { type: 'string' },
+      'fault-rate': { type: 'string' },
+      bad: { type: 'string' },
+      batch: { type: 'string' },
+      concurrency: { type: 'string' },
+      'webhook-share': { type: 'string' },
+      seed: { type: 'string' },
+      json: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  const { progress: _progress, ...defaults } = DEFAULTS;
+  return {
+    help: values.help,
+    json: values.json,
+    options: {
+      ...defaults,
+      count: integer(values.count, '--count', defaults.count, 1),
+      faultRate: share(values['fault-rate'], '--fault-rate', defaults.faultRate),
+      bad: integer(values.bad, '--bad', defaults.bad, 0),
+      batchSize: integer(values.batch, '--batch', defaults.batchSize, 1),
+      concurrency: integer(values.concurrency, '--concurrency', defaults.concurrency, 1),
+      webhookShare: share(values['webhook-share'], '--webhook-share', defaults.webhookShare),
+      seed: integer(values.seed, '--seed', defaults.seed, 0),
+    },
+  };
+}
+
+function integer(text: string | undefined, name: string, fallback: number, minimum: number): number {
+  if (text === undefined) return fallback;
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < minimum)
+    throw new Error(`${name} must be an integer ≥ ${minimum}, got "${text}".`);
+  return value;
+}
+
+function share(text: string | undefined, name: string, fallback: number): number {
+  if (text === undefined) return fallback;
+  const value = Number(text);
+  if (!(text.trim() !== '' && value >= 0 && value <= 1))
+    throw new Error(`${name} must be between 0 and 1, got "${text}".`);
+  return value;
+}

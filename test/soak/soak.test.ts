@@ -1,0 +1,195 @@
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { REPO_ROOT } from '../helpers/localHost.js';
+import { seededRandom } from '../helpers/pipeline.js';
+import { DEFAULTS, formatReport, judge, type Observed, percentile, runSoak } from './soak.js';
+import { buildItems, plan, type SoakItem } from './workload.js';
+
+describe('npm run soak, small: the local host under duplicates, reordering and Event Grid faults', () => {
+  it('publishes every context exactly once and rejects only the bad inputs, each with its reason', async () => {
+    const report = await runSoak({
+      ...DEFAULTS,
+      count: 120,
+      bad: 6,
+      faultRate: 0.3,
+      batchSize: 16,
+      concurrency: 4,
+      seed: 7,
+    });
+    expect(report.failures).toEqual([]);
+    expect(report.ok).toBe(true);
+    expect(report.published).toBe(120);
+    expect(report.lost).toBe(0);
+    expect(report.duplicatesPublished).toBe(0);
+    expect(report.eventGrid.unexpectedEvents).toBe(0);
+    expect(report.eventGrid.violations).toEqual([]);
+    // One bad input of each kind: the codes are the README's "Bad input" table.
+    expect(report.rejectedByCode).toEqual([
+      { code: 'EmptyBody', expected: 1, recorded: 1 },
+      { code: 'InvalidEncoding', expected: 1, recorded: 1 },
+      { code: 'NotAContext', expected: 1, recorded: 1 },
+      { code: 'NotJson', expected: 2, recorded: 2 },
+      { code: 'UnsupportedMessageFormat', expected: 1, recorded: 1 },
+    ]);
+    for (const job of report.rejected) expect(job.message.length).toBeGreaterThan(20);
+    // Every message went more than once, through both paths, and the receiver did fail requests.
+    expect(report.sent.deliveries).toBeGreaterThanOrEqual(2 * 126);
+    expect(report.sent.queueBatches).toBeGreaterThan(0);
+    expect(report.sent.webhookPosts).toBeGreaterThan(0);
+    expect(Object.values(report.eventGrid.faults).reduce((a, b) => a + b, 0)).toBeGreaterThan(0);
+    expect(report.hostErrors).toEqual([]);
+    expect(report.latencyMs.p50).toBeLessThanOrEqual(report.latencyMs.p99);
+    expect(formatReport(report).at(-1)).toBe('OK: nothing lost, nothing duplicated.');
+  }, 180_000);
+});
+
+describe('the soak workload', () => {
+  const items = buildItems({ count: 40, bad: 6, webhookShare: 0.5, random: seededRandom(3), seed: 3 });
+
+  it('builds distinct contexts over both paths, plus one bad input of each kind', () => {
+    const contexts = items.filter((item) => item.operationId);
+    expect(new Set(contexts.map((item) => item.operationId)).size).toBe(40);
+    expect(new Set(contexts.map((item) => item.path))).toEqual(new Set(['queue', 'webhook']));
+    // Every reference sample (12) is used, so every table and message of the corpus appears.
+    expect(new Set(contexts.map((item) => item.kind)).size).toBe(12);
+    expect(items.filter((item) => item.expectedCode).map((item) => item.expectedCode)).toEqual([
+      'NotJson',
+      'UnsupportedMessageFormat',
+      'NotAContext',
+      'NotJson',
+      'InvalidEncoding',
+      'EmptyBody',
+    ]);
+  });
+
+  it('sends every item at least twice, shuffled', () => {
+    const deliveries = plan(items, seededRandom(4));
+    const copies = new Map<SoakItem, number>();
+    for (const { item } of deliveries) copies.set(item, (copies.get(item) ?? 0) + 1);
+    expect(copies.size).toBe(items.length);
+    for (const count of copies.values()) expect([2, 3]).toContain(count);
+    expect(deliveries.map((d) => d.item.index)).not.toEqual(
+      [...deliveries.map((d) => d.item.index)].sort((a, b) => a - b),
+    );
+  });
+});
+
+describe('judging a soak run', () => {
+  const [a, b, bad] = [
+    item(0, 'op-a'),
+    item(1, 'op-b'),
+    {
+      index: 2,
+      path: 'webhook',
+      body: Buffer.from(''),
+      contentType: 'application/json',
+      expectedCode: 'EmptyBody',
+      kind: 'empty body',
+    } as SoakItem,
+  ] as [SoakItem, SoakItem, SoakItem];
+  const observed = (overrides: Partial<Observed>): Observed => ({
+    options: { ...DEFAULTS },
+    items: [a, b, bad],
+    deliveries: 6,
+    queueBatches: 1,
+    webhookPosts: 3,
+    firstSent: new Map([
+      [a, 0],
+      [b, 10],
+      [bad, 20],
+    ]),
+    problems: [],
+    redrives: { queueBatches: 0, webhookPosts: 0, deadLettered: 0 },
+    eventGrid: { requests: 2, faults: {}, violations: [] },
+    firstAccepted: new Map([
+      ['op-a', 100],
+      ['op-b', 50],
+    ]),
+    acceptedCount: new Map([
+      ['op-a', 1],
+      ['op-b', 1],
+    ]),
+    rejected: [{ jobId: 'j', source: 'webhook', code: 'EmptyBody', message: 'The body is empty.' }],
+    seconds: 2,
+    hostOutput: 'POST /api/dataverse/webhook 200 3 ms\nPOST /admin/functions/dataverseQueue 500 9 ms\n',
+    ...overrides,
+  });
+
+  it('passes a clean run and measures latency from first send to first acceptance', () => {
+    const report = judge(observed({}));
+    expect(report.ok).toBe(true);
+    expect(report.published).toBe(2);
+    expect(report.latencyMs).toEqual({ p50: 40, p99: 100, max: 100 });
+    expect(report.throughput).toBe(1);
+  });
+
+  it('fails on a duplicate, a loss, an event nobody sent, a wrong rejection and a 500 in the host log', () => {
+    const report = judge(
+      observed({
+        acceptedCount: new Map([
+          ['op-a', 2],
+          ['op-x', 1],
+        ]),
+        firstAccepted: new Map([['op-a', 100]]),
+        rejected: [],
+        hostOutput: 'POST /api/jobs 500 3 ms\n',
+      }),
+    );
+    expect(report.ok).toBe(false);
+    expect(report.lost).toBe(1);
+    expect(report.duplicatesPublished).toBe(1);
+    expect(report.failures).toEqual([
+      '1 context(s) lost: never published',
+      '1 duplicate event(s) published',
+      '1 event(s) published that were never sent',
+      '0 job(s) rejected with EmptyBody, expected 1',
+      '1 failure(s) in the host output',
+    ]);
+    expect(formatReport(report).at(-1)).toContain('FAILED:');
+  });
+
+  it('takes nearest-rank percentiles', () => {
+    expect(percentile([], 0.5)).toBe(0);
+    expect(percentile([5], 0.99)).toBe(5);
+    expect(percentile([1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 0.5)).toBe(5);
+    expect(percentile([1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 0.99)).toBe(10);
+  });
+});
+
+describe('npm run soak: the command line', () => {
+  const soak = (args: string[]) =>
+    spawnSync(
+      process.execPath,
+      [join(REPO_ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs'), 'test/soak/main.ts', ...args],
+      {
+        cwd: REPO_ROOT,
+        encoding: 'utf8',
+        timeout: 60_000,
+      },
+    );
+
+  it('explains its options with --help', () => {
+    const result = soak(['--help']);
+    expect(result.status).toBe(0);
+    expect(result.stdout).toContain('Usage: npm run soak [-- --count N]');
+    expect(result.stdout).toContain('--fault-rate R');
+  });
+
+  it('exits 2 and names the option on a bad value', () => {
+    const result = soak(['--count', 'many']);
+    expect(result.status).toBe(2);
+    expect(result.stderr).toContain('--count must be an integer ≥ 1, got "many".');
+  });
+});
+
+function item(index: number, operationId: string): SoakItem {
+  return {
+    index,
+    path: 'queue',
+    body: Buffer.from('{}'),
+    contentType: 'application/json',
+    operationId,
+    kind: 'sample',
+  };
+}
