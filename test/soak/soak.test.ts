@@ -110,7 +110,16 @@ describe('judging a soak run', () => {
       ['op-a', 1],
       ['op-b', 1],
     ]),
-    rejected: [{ jobId: 'j', source: 'webhook', code: 'EmptyBody', message: 'The body is empty.' }],
+    rejected: [
+      {
+        jobId: 'j',
+        source: 'webhook',
+        code: 'EmptyBody',
+        message: 'The body is empty.',
+        // sha256 of the empty body.
+        rawSha256: 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855',
+      },
+    ],
     seconds: 2,
     hostOutput: 'POST /api/dataverse/webhook 200 3 ms\nPOST /admin/functions/dataverseQueue 500 9 ms\n',
     ...overrides,
@@ -144,6 +153,7 @@ describe('judging a soak run', () => {
       '1 duplicate event(s) published',
       '1 event(s) published that were never sent',
       '0 job(s) rejected with EmptyBody, expected 1',
+      'the bytes of a bad input (empty body) were not kept',
       '1 failure(s) in the host output',
     ]);
     expect(formatReport(report).at(-1)).toContain('FAILED:');

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import pLimit from 'p-limit';
 import type { AdminMessage } from '../../shared/localhost/server.js';
 import { type Fault, type ReceivedCloudEvent, startEventGridReceiver } from '../helpers/eventGridReceiver.js';
@@ -51,7 +51,7 @@ export interface SoakReport {
   /** Valid contexts never published: must be 0. */
   lost: number;
   /** Rejected jobs, as the app recorded them (GET /api/jobs?status=rejected). */
-  rejected: { jobId: string; source: string; code: string; message: string }[];
+  rejected: { jobId: string; source: string; code: string; message: string; rawSha256?: string }[];
   /** Bad inputs by the code the README documents for them, against the rejected jobs by code. */
   rejectedByCode: { code: string; expected: number; recorded: number }[];
   redrives: { queueBatches: number; webhookPosts: number; deadLettered: number };
@@ -252,7 +252,7 @@ async function rejectedJobs(host: RunningHost): Promise<SoakReport['rejected']> 
     const response = await host.request(path);
     if (response.status !== 200) throw new Error(`GET ${path} answered ${response.status}: ${await response.text()}`);
     const page = (await response.json()) as {
-      value: { id: string; source: string; error?: { code: string; message: string } }[];
+      value: { id: string; source: string; error?: { code: string; message: string }; raw?: { sha256: string } }[];
       nextLink?: string;
     };
     for (const job of page.value) {
@@ -261,6 +261,7 @@ async function rejectedJobs(host: RunningHost): Promise<SoakReport['rejected']> 
         source: job.source,
         code: job.error?.code ?? '(none)',
         message: job.error?.message ?? '',
+        ...(job.raw ? { rawSha256: job.raw.sha256 } : {}),
       });
     }
     path = page.nextLink ? new URL(page.nextLink).pathname + new URL(page.nextLink).search : undefined;
@@ -316,6 +317,9 @@ export function judge(run: Observed): SoakReport {
     expected: bad.filter((item) => item.expectedCode === code).length,
     recorded: run.rejected.filter((job) => job.code === code).length,
   }));
+  // Nothing lost: each bad input's exact bytes are kept with its rejected job, for a replay.
+  const kept = new Set(run.rejected.map((job) => job.rawSha256));
+  const notKept = bad.filter((item) => !kept.has(createHash('sha256').update(item.body).digest('hex')));
   const hostErrors = run.hostOutput
     .split('\n')
     .filter((line) => / 500 \d+ ms$|unhandled error/.test(line) && !line.includes('/admin/functions/'));
@@ -329,6 +333,7 @@ export function judge(run: Observed): SoakReport {
       failures.push(`${row.recorded} job(s) rejected with ${row.code}, expected ${row.expected}`);
     }
   }
+  for (const item of notKept) failures.push(`the bytes of a bad input (${item.kind}) were not kept`);
   if (run.eventGrid.violations.length > 0)
     failures.push(`${run.eventGrid.violations.length} Event Grid wire violation(s)`);
   failures.push(...run.problems);
