@@ -1,12 +1,6 @@
 import { app, type HttpRequest, type HttpResponseInit } from '@azure/functions';
 import { getConfig } from '../shared/config.js';
-import { publicUrl } from '../shared/connector/openApiDefinition.js';
 import { httpTrigger } from '../shared/connector/operations.js';
-import { readJsonBody } from '../shared/connector/requests.js';
-import {
-  createSubscription as createSubscriptionResponse,
-  MAX_SUBSCRIPTION_BODY_BYTES,
-} from '../shared/connector/subscriptions.js';
 import { getSubscriptionStore } from '../shared/subscriptions/runtime.js';
 
 /**
@@ -14,6 +8,16 @@ import { getSubscriptionStore } from '../shared/subscriptions/runtime.js';
  * and gets 201 with a Location it calls (DELETE) when the flow is removed.
  */
 export async function createSubscription(request: HttpRequest): Promise<HttpResponseInit> {
+  // Loaded on the first call, not at start-up.
+  const [
+    { publicUrl },
+    { readJsonBody },
+    { createSubscription: createSubscriptionResponse, MAX_SUBSCRIPTION_BODY_BYTES },
+  ] = await Promise.all([
+    import('../shared/connector/openApiDefinition.js'),
+    import('../shared/connector/requests.js'),
+    import('../shared/connector/subscriptions.js'),
+  ]);
   const read = readJsonBody(
     new Uint8Array(await request.arrayBuffer()),
     request.headers.get('content-type'),

@@ -1,11 +1,13 @@
 import { app, type InvocationContext } from '@azure/functions';
 import { getConfig, SETTINGS } from '../shared/config.js';
 import { getIngestDeps } from '../shared/pipeline/runtime.js';
-import { handleServiceBusBatch } from '../shared/pipeline/serviceBus.js';
 
 /** Dataverse contexts from the Service Bus queue a Dataverse service endpoint posts to (contract: Queue). */
 export async function dataverseQueue(messages: unknown, context: InvocationContext): Promise<void> {
-  const deps = await getIngestDeps();
+  const [deps, { handleServiceBusBatch }] = await Promise.all([
+    getIngestDeps(),
+    import('../shared/pipeline/serviceBus.js'), // on the first batch, not at start-up
+  ]);
   await handleServiceBusBatch(messages, context.triggerMetadata, 'queue', { ...deps, log: context });
 }
 

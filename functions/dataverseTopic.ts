@@ -1,11 +1,13 @@
 import { app, type InvocationContext } from '@azure/functions';
 import { getConfig, SETTINGS } from '../shared/config.js';
 import { getIngestDeps } from '../shared/pipeline/runtime.js';
-import { handleServiceBusBatch } from '../shared/pipeline/serviceBus.js';
 
 /** Dataverse contexts from a Service Bus topic subscription (contract: Topic). */
 export async function dataverseTopic(messages: unknown, context: InvocationContext): Promise<void> {
-  const deps = await getIngestDeps();
+  const [deps, { handleServiceBusBatch }] = await Promise.all([
+    getIngestDeps(),
+    import('../shared/pipeline/serviceBus.js'), // on the first batch, not at start-up
+  ]);
   await handleServiceBusBatch(messages, context.triggerMetadata, 'topic', { ...deps, log: context });
 }
 

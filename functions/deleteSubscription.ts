@@ -1,6 +1,5 @@
 import { app, type HttpRequest, type HttpResponseInit } from '@azure/functions';
 import { httpTrigger } from '../shared/connector/operations.js';
-import { deleteSubscription as deleteSubscriptionResponse } from '../shared/connector/subscriptions.js';
 import { getSubscriptionStore } from '../shared/subscriptions/runtime.js';
 
 /**
@@ -8,6 +7,7 @@ import { getSubscriptionStore } from '../shared/subscriptions/runtime.js';
  * API key: the `token` that URL carries is the credential.
  */
 export async function deleteSubscription(request: HttpRequest): Promise<HttpResponseInit> {
+  const { deleteSubscription: deleteSubscriptionResponse } = await import('../shared/connector/subscriptions.js');
   return deleteSubscriptionResponse(request.params.id ?? '', request.query.get('token'), await getSubscriptionStore());
 }
 

@@ -1,6 +1,5 @@
 import { app, type InvocationContext } from '@azure/functions';
 import { getConfig } from '../shared/config.js';
-import { deliverEvent } from '../shared/subscriptions/deliver.js';
 import { getDeliveryDeps } from '../shared/subscriptions/runtime.js';
 
 /**
@@ -8,7 +7,10 @@ import { getDeliveryDeps } from '../shared/subscriptions/runtime.js';
  * when a healthy subscription failed, so Event Grid retries the event (only the subscriptions not yet served).
  */
 export async function deliverSubscriptions(event: unknown, context: InvocationContext): Promise<void> {
-  const deps = await getDeliveryDeps();
+  const [deps, { deliverEvent }] = await Promise.all([
+    getDeliveryDeps(),
+    import('../shared/subscriptions/deliver.js'), // on the first event, not at start-up
+  ]);
   const summary = await deliverEvent(event, { ...deps, log: context });
   if (summary.matched > 0) {
     context.log(

@@ -1,11 +1,13 @@
 import { app, type HttpRequest, type HttpResponseInit } from '@azure/functions';
-import { getJob as getJobResponse } from '../shared/connector/jobs.js';
 import { httpTrigger } from '../shared/connector/operations.js';
 import { getIngestDeps } from '../shared/pipeline/runtime.js';
 
 /** One processing record, with its error details. */
 export async function getJob(request: HttpRequest): Promise<HttpResponseInit> {
-  const { jobs } = await getIngestDeps();
+  const [{ jobs }, { getJob: getJobResponse }] = await Promise.all([
+    getIngestDeps(),
+    import('../shared/connector/jobs.js'), // on the first call, not at start-up
+  ]);
   return getJobResponse(request.params.id ?? '', jobs);
 }
 

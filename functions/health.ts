@@ -1,11 +1,12 @@
 import { app, type HttpResponseInit } from '@azure/functions';
 import { getConfig } from '../shared/config.js';
-import { appVersion, type EventGridTarget, health as healthResponse } from '../shared/connector/health.js';
+import type { EventGridTarget } from '../shared/connector/health.js';
 import { httpTrigger } from '../shared/connector/operations.js';
 import { getIngestDeps, usesLocalFanOut } from '../shared/pipeline/runtime.js';
 
 /** Version, and whether storage and the Event Grid topic answer (200 healthy, 503 not). Anonymous. */
 export async function health(): Promise<HttpResponseInit> {
+  const { appVersion, health: healthResponse } = await import('../shared/connector/health.js');
   const config = getConfig();
   const eventGrid: EventGridTarget = config.eventGrid
     ? { kind: 'topic', endpoint: config.eventGrid.endpoint }

@@ -1,10 +1,10 @@
 import { app, type HttpRequest, type HttpResponseInit } from '@azure/functions';
 import { getChangeStore } from '../shared/changes/runtime.js';
-import { listChanges as listChangesResponse } from '../shared/connector/changes.js';
 import { httpTrigger } from '../shared/connector/operations.js';
 
 /** A table's change log, newest first, paged with a nextLink. */
 export async function listChanges(request: HttpRequest): Promise<HttpResponseInit> {
+  const { listChanges: listChangesResponse } = await import('../shared/connector/changes.js');
   return listChangesResponse(request.params.table ?? '', new URL(request.url), await getChangeStore());
 }
 

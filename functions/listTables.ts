@@ -1,10 +1,10 @@
 import { app, type HttpResponseInit } from '@azure/functions';
 import { getChangeStore } from '../shared/changes/runtime.js';
-import { listTables as listTablesResponse } from '../shared/connector/changes.js';
 import { httpTrigger } from '../shared/connector/operations.js';
 
 /** The Dataverse tables seen so far (feeds the table dropdowns of the connector). */
 export async function listTables(): Promise<HttpResponseInit> {
+  const { listTables: listTablesResponse } = await import('../shared/connector/changes.js');
   return listTablesResponse(await getChangeStore());
 }
 

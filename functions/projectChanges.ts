@@ -1,5 +1,4 @@
 import { app, type EventGridEvent, type InvocationContext } from '@azure/functions';
-import { projectChange } from '../shared/changes/projectChanges.js';
 import { getChangeStore } from '../shared/changes/runtime.js';
 import { getConfig } from '../shared/config.js';
 
@@ -8,7 +7,11 @@ import { getConfig } from '../shared/config.js';
  * Storage failures fail the invocation, so Event Grid redelivers; events that are not ours are logged and dropped.
  */
 export async function projectChanges(event: EventGridEvent, context: InvocationContext): Promise<void> {
-  await projectChange(event, { store: await getChangeStore(), log: context });
+  const [store, { projectChange }] = await Promise.all([
+    getChangeStore(),
+    import('../shared/changes/projectChanges.js'), // on the first event, not at start-up
+  ]);
+  await projectChange(event, { store, log: context });
 }
 
 getConfig(); // validates every setting at start-up

@@ -1,12 +1,16 @@
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
 import { getConfig } from '../shared/config.js';
-import { type PublishEventRequest, publishEvent as publishEventResponse } from '../shared/connector/events.js';
+import type { PublishEventRequest } from '../shared/connector/events.js';
 import { httpTrigger } from '../shared/connector/operations.js';
-import { readJsonBody } from '../shared/connector/requests.js';
 import { getIngestDeps } from '../shared/pipeline/runtime.js';
 
 /** Publishes an event on demand (from an app or a flow) through the same pipeline as Dataverse's contexts. */
 export async function publishEvent(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
+  // Loaded on the first call, not at start-up: the pipeline comes with them.
+  const [{ readJsonBody }, { publishEvent: publishEventResponse }] = await Promise.all([
+    import('../shared/connector/requests.js'),
+    import('../shared/connector/events.js'),
+  ]);
   const read = readJsonBody<PublishEventRequest>(
     new Uint8Array(await request.arrayBuffer()),
     request.headers.get('content-type'),

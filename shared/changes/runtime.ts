@@ -1,10 +1,10 @@
 import { lazy } from '../lazy.js';
 import { getStorage } from '../pipeline/runtime.js';
-import { TableChangeStore } from '../store/tableChangeStore.js';
 import type { ChangeStore } from './projectChanges.js';
 
 const store = lazy<ChangeStore>(async () => {
-  const storage = await getStorage();
+  // The store module loads here, on first use, not when the function files load.
+  const [storage, { TableChangeStore }] = await Promise.all([getStorage(), import('../store/tableChangeStore.js')]);
   return new TableChangeStore({
     changes: storage.table(storage.names.changes),
     rows: storage.table(storage.names.rows),
