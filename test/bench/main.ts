@@ -1,31 +1,74 @@
-import { parseArgs } from 'node:util';
-import { type Figure, printTable } from './measure.js';
+import { MissingBuildError, requireBuild, staleSources } from './build.js';
+import { coldStartBenchmark } from './coldStart.bench.js';
+import type { Figure, SuiteOptions } from './measure.js';
+import { benchOptions, type SuiteName, USAGE, UsageError } from './options.js';
+import { packageSizeBenchmark } from './packageSize.bench.js';
 import { parseBenchmark } from './parse.bench.js';
 import { pipelineBenchmark } from './pipeline.bench.js';
+import { benchReport, formatTable } from './report.js';
 
-const { values } = parseArgs({
-  options: { json: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false } },
-});
+interface Suite {
+  label: string;
+  run: (options: SuiteOptions) => Figure[] | Promise<Figure[]>;
+  /** Measures the compiled app in dist/. */
+  needsBuild: boolean;
+  /** Gives the same figures every run (sizes), so it is measured once whatever `--rounds` says. */
+  measuredOnce?: boolean;
+}
 
-if (values.help) {
-  console.log(`Usage: npm run bench [-- --json]
+const SUITES: Record<SuiteName, Suite> = {
+  parse: { label: 'parse + normalize vs JSON.parse', run: parseBenchmark, needsBuild: false },
+  pipeline: {
+    label: 'pipeline (Azurite + local Event Grid receiver)',
+    run: pipelineBenchmark,
+    needsBuild: false,
+  },
+  coldStart: { label: 'cold start (fresh Node process per load)', run: coldStartBenchmark, needsBuild: true },
+  size: { label: 'package size (what azd deploys)', run: packageSizeBenchmark, needsBuild: true, measuredOnce: true },
+};
 
-Measures every figure the project tracks, each next to a baseline measured in the same run, and prints a table
-(or JSON with --json). Ratios are value / baseline; a ratio over its goal is marked MISSED.`);
+const progress = (line: string) => console.error(line);
+
+let options: ReturnType<typeof benchOptions>;
+try {
+  options = benchOptions(process.argv.slice(2));
+} catch (error) {
+  if (!(error instanceof UsageError)) throw error;
+  console.error(`${error.message}\n\n${USAGE}`);
+  process.exit(2);
+}
+if (options.help) {
+  console.log(USAGE);
   process.exit(0);
 }
 
-const progress = (line: string) => {
-  if (!values.json) console.error(line);
-};
-const suites: [string, () => Figure[] | Promise<Figure[]>][] = [
-  ['parse + normalize', parseBenchmark],
-  ['pipeline (Azurite + local Event Grid receiver)', () => pipelineBenchmark(progress)],
-];
-const figures: Figure[] = [];
-for (const [label, run] of suites) {
-  if (!values.json) console.error(`running ${label}…`);
-  figures.push(...(await run()));
+if (options.suites.some((name) => SUITES[name].needsBuild)) {
+  try {
+    requireBuild();
+  } catch (error) {
+    if (!(error instanceof MissingBuildError)) throw error;
+    console.error(error.message);
+    process.exit(1);
+  }
+  const stale = staleSources();
+  if (stale.length > 0) {
+    const some = `${stale.slice(0, 3).join(', ')}${stale.length > 3 ? ', …' : ''}`;
+    progress(`warning: dist/ is older than ${stale.length} source file(s) (${some});`);
+    progress('         run "npm run build" for figures of the current code.');
+  }
 }
-if (values.json) console.log(JSON.stringify({ node: process.version, figures }, null, 2));
-else printTable(figures, (line) => console.log(line));
+
+const figures: Figure[] = [];
+for (const name of options.suites) {
+  const suite = SUITES[name];
+  progress(`running ${suite.label}, ${suite.measuredOnce ? 'once' : `${options.rounds} round(s)`}…`);
+  figures.push(...(await suite.run({ rounds: options.rounds, log: progress })));
+}
+if (options.json) {
+  console.log(JSON.stringify(benchReport(figures, options.rounds, options.suites), null, 2));
+} else {
+  console.log(
+    `Medians of ${options.rounds} round(s), ours and the baseline alternating; ratio = our cost / baseline's.`,
+  );
+  for (const line of formatTable(figures)) console.log(line);
+}
