@@ -5,6 +5,7 @@ import { benchOptions, type SuiteName, USAGE, UsageError } from './options.js';
 import { packageSizeBenchmark } from './packageSize.bench.js';
 import { parseBenchmark } from './parse.bench.js';
 import { pipelineBenchmark } from './pipeline.bench.js';
+import { projectionBenchmark } from './projection.bench.js';
 import { benchReport, formatTable } from './report.js';
 
 interface Suite {
@@ -23,6 +24,7 @@ const SUITES: Record<SuiteName, Suite> = {
     run: pipelineBenchmark,
     needsBuild: false,
   },
+  projection: { label: 'projectChanges (Azurite)', run: projectionBenchmark, needsBuild: false },
   coldStart: { label: 'cold start (fresh Node process per load)', run: coldStartBenchmark, needsBuild: true },
   size: { label: 'package size (what azd deploys)', run: packageSizeBenchmark, needsBuild: true, measuredOnce: true },
 };

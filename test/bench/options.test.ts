@@ -7,7 +7,7 @@ describe('benchOptions', () => {
       help: false,
       json: false,
       rounds: DEFAULT_ROUNDS,
-      suites: ['parse', 'pipeline', 'coldStart', 'size'],
+      suites: ['parse', 'pipeline', 'projection', 'coldStart', 'size'],
     });
   });
 
@@ -34,7 +34,7 @@ describe('benchOptions', () => {
 
   it('refuses an unknown suite, naming the ones there are', () => {
     expect(() => benchOptions(['--only', 'parse,coldstart'])).toThrow(
-      '--only takes parse, pipeline, coldStart, size; got "parse,coldstart"',
+      '--only takes parse, pipeline, projection, coldStart, size; got "parse,coldstart"',
     );
     expect(() => benchOptions(['--only', ','])).toThrow(UsageError);
   });
@@ -46,7 +46,17 @@ describe('benchOptions', () => {
 
 describe('USAGE', () => {
   it('documents every option and suite', () => {
-    for (const word of ['--json', '--rounds', '--only', '--help', 'parse', 'pipeline', 'coldStart', 'size']) {
+    for (const word of [
+      '--json',
+      '--rounds',
+      '--only',
+      '--help',
+      'parse',
+      'pipeline',
+      'projection',
+      'coldStart',
+      'size',
+    ]) {
       expect(USAGE).toContain(word);
     }
     expect(USAGE).toContain(`default ${DEFAULT_ROUNDS}`);

@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 
 /** The suites, in the order they run; `--only` takes these names. */
-export const SUITE_NAMES = ['parse', 'pipeline', 'coldStart', 'size'] as const;
+export const SUITE_NAMES = ['parse', 'pipeline', 'projection', 'coldStart', 'size'] as const;
 export type SuiteName = (typeof SUITE_NAMES)[number];
 
 /** Enough rounds for a median that one noisy round cannot move, and a whole run of a minute or two on 2 cores. */
@@ -18,6 +18,8 @@ Suites (--only takes their names):
   parse       readContext (parse + normalize) vs JSON.parse of the same bytes, reference corpus
   pipeline    messages/s through ingest (Azurite + local Event Grid receiver) vs bare Table insert+update;
               Event Grid requests per 1,000 events vs the minimum; storage round trips per message vs 2
+  projection  projectChanges events/s on Azurite (one event per call, 16 at once) vs the bare append + read +
+              write per event; storage round trips per event vs 3
   coldStart   loading the compiled entry points (as the Functions host does, fresh process each) vs a bare
               @azure/functions app with one function: load time, process time, heap, RSS
   size        what azd deploys (.funcignore, production dependencies only), on disk and deflated, vs the bare app
