@@ -42,22 +42,34 @@ export function compileRoute(template: string): RouteTemplate {
         const segment = segments[i] as Segment;
         const part = parts[i];
         if (segment.kind === 'literal') {
-          if (part === undefined || decodeURIComponent(part).toLowerCase() !== segment.text) return undefined;
+          if (part === undefined || decodePathSegment(part).toLowerCase() !== segment.text) return undefined;
           continue;
         }
         if (segment.catchAll) {
-          if (parts.length > i) params[segment.name] = parts.slice(i).map(decodeURIComponent).join('/');
+          if (parts.length > i) params[segment.name] = parts.slice(i).map(decodePathSegment).join('/');
           return params;
         }
         if (part === undefined) {
           if (segment.optional) continue;
           return undefined;
         }
-        const value = decodeURIComponent(part);
+        const value = decodePathSegment(part);
         if (segment.constraint && !segment.constraint.test(value)) return undefined;
         params[segment.name] = value;
       }
       return parts.length <= segments.length ? params : undefined;
     },
   };
+}
+
+/**
+ * A path segment with its percent escapes decoded; a malformed escape (`%`, `%zz`, `%C3%28`) leaves the segment as it
+ * came, as the Functions host does, instead of throwing (which would answer 500 to a bad URL).
+ */
+export function decodePathSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
 }

@@ -5,7 +5,7 @@ import azureFunctions, { type HttpResponseInit } from '@azure/functions';
 import type { LocalFanOut } from './localFanOut.js';
 import { invocationContext } from './localFanOut.js';
 import type { Registration } from './registrations.js';
-import { compileRoute, type RouteTemplate } from './routes.js';
+import { compileRoute, decodePathSegment, type RouteTemplate } from './routes.js';
 
 const { HttpRequest, HttpResponse } = azureFunctions;
 
@@ -93,7 +93,7 @@ export function createLocalHostServer(options: LocalHostOptions): Server {
     const admin = /^\/admin\/functions\/([^/]+)$/.exec(path);
     if (admin && req.method === 'POST') {
       requireKey(req, url);
-      return invokeNonHttp(decodeURIComponent(admin[1] as string), await readBody(req), res);
+      return invokeNonHttp(decodePathSegment(admin[1] as string), await readBody(req), res);
     }
     const routed = path.toLowerCase().startsWith(`/${prefix}/`) ? path.slice(prefix.length + 2) : undefined;
     if (routed !== undefined) {
@@ -243,7 +243,7 @@ function triggerInput(registration: Registration, messages: AdminMessage[]): [un
   const first = messages[0] as AdminMessage;
   if (registration.trigger.type !== 'serviceBusTrigger') return [first.input, {}];
   const bodies = messages.map((m) =>
-    Buffer.from(typeof m.input === 'string' ? m.input : JSON.stringify(m.input), 'utf8'),
+    Buffer.from(typeof m.input === 'string' ? m.input : serializedInput(m.input), 'utf8'),
   );
   const facts = messages.map((m) => ({
     messageId: m.messageId ?? randomUUID(),
@@ -257,6 +257,15 @@ function triggerInput(registration: Registration, messages: AdminMessage[]): [un
     return [bodies, Object.fromEntries(names.map((name) => [`${name}Array`, facts.map((f) => f[name])]))];
   }
   return [bodies[0], facts[0] as Record<string, unknown>];
+}
+
+/** A parsed `input` as the JSON text of a message body; one nested too deeply to serialize is a 400, not a 500. */
+function serializedInput(input: unknown): string {
+  try {
+    return JSON.stringify(input);
+  } catch {
+    throw new HttpError(400, 'InvalidBody', '"input" is nested too deeply to serialize; send the body as a string.');
+  }
 }
 
 function camelCaseKeys(values: Record<string, unknown>): Record<string, unknown> {
