@@ -140,7 +140,13 @@ class IngestRun {
   }
 
   private prepare(message: InboundMessage): Prepared {
-    const bytes = bodyBytes(message.body);
+    let bytes: Buffer;
+    try {
+      bytes = bodyBytes(message.body);
+    } catch (error) {
+      if (!(error instanceof RangeError)) throw error;
+      return unserializable(message, error);
+    }
     try {
       const context = readContext(message.body, message.transport);
       return { message, bytes, jobId: jobKeyForContext(context, bytes), context };
@@ -204,6 +210,14 @@ class IngestRun {
     const raw = await this.keepRaw(item);
     const draft = this.newJob(item, { status: 'rejected', error: jobError, raw });
     let { created, job } = await this.deps.jobs.create(draft);
+    if (!created && job.status === 'published') {
+      // These exact bytes were read and published before (a context without an OperationId is keyed by its bytes)
+      // and come back under a transport that makes them unreadable, e.g. another content type: a duplicate, as in
+      // claim(), not a rejection the job record would contradict.
+      const eventId = job.eventId ?? eventIdFor(job.id);
+      this.outcomes.set(item.jobId, { jobId: item.jobId, status: 'duplicate', eventId });
+      return;
+    }
     if (!created && this.deps.retryRejected) {
       // A replay that is still rejected: record the attempt and today's reason (the reader may have changed).
       job =
@@ -370,6 +384,17 @@ function toJobError(error: unknown): JobError {
     message: message.length > MAX_ERROR_MESSAGE ? `${message.slice(0, MAX_ERROR_MESSAGE)}…` : message,
     ...(error instanceof ContextFormatError && error.path ? { path: error.path } : {}),
   };
+}
+
+/**
+ * A body the host had parsed that nests too deeply to serialize again (JSON.stringify overflows the stack): its bytes
+ * are gone, so it is rejected with none kept, under a key of its message id, which a redelivery repeats. Throwing
+ * instead would fail the whole batch on every delivery until Service Bus dead-letters it.
+ */
+function unserializable(message: InboundMessage, cause: RangeError): Prepared {
+  const rejection = new ContextFormatError('TooDeep', 'The message nests too deeply to serialize or read', { cause });
+  const key = Buffer.from(`unserializable\n${message.messageId ?? ''}`, 'utf8');
+  return { message, bytes: Buffer.alloc(0), jobId: jobKeyForBytes(key), rejection };
 }
 
 function failedOutcome(jobId: string, code: string, message: string): IngestOutcome {
