@@ -106,7 +106,12 @@ function parseJsonText(text: string, mediaType: string | undefined): unknown {
 }
 
 function notJsonError(text: string, start: number, cause: unknown): ContextFormatError {
-  const reason = cause instanceof Error ? cause.message : String(cause);
+  // V8 quotes up to 10 characters of the body (`Unexpected token 's', "secret=eb4"... is not valid JSON`); the body
+  // may carry a secret and this message is logged, kept on the job and answered, so the quote is left out.
+  const reason = (cause instanceof Error ? cause.message : String(cause)).replace(
+    /, (?:\.\.\.)?"[\s\S]*"(?:\.\.\.)? is not valid JSON$/,
+    '',
+  );
   const position = /position (\d+)/.exec(reason);
   let path: string | undefined;
   if (position?.[1] !== undefined) {
