@@ -92,13 +92,16 @@ function printBanner(base: string): void {
   }
   lines.push(
     '',
-    `Key:        ${key}  (${generated ? 'generated for this run; set BRIDGE_LOCAL_KEY in local.settings.json to keep one' : 'BRIDGE_LOCAL_KEY'})`,
+    // A key the user configured is a secret of theirs: it is not printed. A generated one lives for this run only.
+    generated
+      ? `Key:        ${key}  (generated for this run; set BRIDGE_LOCAL_KEY in local.settings.json to keep one)`
+      : 'Key:        BRIDGE_LOCAL_KEY from the settings (not printed)',
     '            send it as ?code=<key> or the x-functions-key header',
     `Settings:   ${settings.source}`,
     `Storage:    ${azurite ? `embedded Azurite (${options.persist ? 'data in .azurite/' : 'in memory'}), tables ${azurite.tableEndpoint}` : 'as configured (AzureWebJobsStorage)'}`,
     `Event Grid: ${process.env.EVENTGRID_TOPIC_ENDPOINT?.trim() ? process.env.EVENTGRID_TOPIC_ENDPOINT : `local fan-out; published events at ${base}/admin/events`}`,
     '',
-    `Try:        npx dataverse-bridge send samples/contexts --to ${base} --key ${key}`,
+    `Try:        npx dataverse-bridge send samples/contexts --to ${base} --key ${generated ? key : '<BRIDGE_LOCAL_KEY>'}`,
     'Press Ctrl+C to stop.',
     '',
   );

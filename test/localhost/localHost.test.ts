@@ -215,7 +215,20 @@ describe('npm start: the local host loads the app the way the Functions host doe
     );
   });
 
-  it('logs requests without the key, and stops cleanly on Ctrl+C with Azurite', async () => {
+  it('prints a generated key in the banner when none is configured, and accepts it', async () => {
+    const generated = await startLocalHost({ BRIDGE_LOCAL_KEY: '' });
+    try {
+      const key = /Key: {8}(\S+) {2}\(generated for this run;/.exec(generated.output())?.[1];
+      expect(key).toMatch(/^[A-Za-z0-9_-]{32}$/);
+      expect(generated.output()).toContain(`--key ${key}`);
+      expect((await generated.request('/api/jobs', { key: key as string })).status).toBe(200);
+      expect((await generated.request('/api/jobs')).status).toBe(401); // the helper's usual key is not it
+    } finally {
+      await generated.stop();
+    }
+  });
+
+  it('logs requests without the key (a configured key is not even in the banner), and stops cleanly on Ctrl+C with Azurite', async () => {
     const other = await startLocalHost();
     let code: number | null | undefined;
     try {
@@ -226,7 +239,9 @@ describe('npm start: the local host loads the app the way the Functions host doe
     }
     const tables = /tables (http:\/\/127\.0\.0\.1:\d+)/.exec(other.output())?.[1];
     expect(code).toBe(0);
-    expect(other.output()).not.toContain(`code=${other.key}`);
+    expect(other.output()).not.toContain(other.key);
+    expect(other.output()).toContain('Key:        BRIDGE_LOCAL_KEY from the settings (not printed)');
+    expect(other.output()).toContain('--key <BRIDGE_LOCAL_KEY>');
     await expect(fetch(`${tables}/devstoreaccount1/Tables`)).rejects.toThrow();
   });
 });
