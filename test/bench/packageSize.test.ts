@@ -99,7 +99,7 @@ describe('packageSize', () => {
   });
 
   it('ships everything installed for production when no rule leaves anything out', async () => {
-    const size = await packageSize(root, []);
+    const size = await packageSize(root, parseIgnoreFile(''));
     // 823 + types.ts 50 + test/a.test.js 70 + index.d.ts 30
     expect(size.bytes).toBe(973);
     expect(size.files).toBe(12);

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { readdir, readFile, realpath } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import { deflateRawSync } from 'node:zlib';
-import { type IgnoreRule, isIgnored } from './ignoreFile.js';
+import { type IgnoreRules, isIgnored } from './ignoreFile.js';
 
 /** Bytes of a set of files: as stored (the sum of file sizes) and deflated one by one, as a zip stores them. */
 export interface Bytes {
@@ -45,7 +45,7 @@ interface PackageJson {
  * const size = await packageSize(repoRoot, parseIgnoreFile(readFileSync('.funcignore', 'utf8')));
  * size.deflatedBytes; // about the zip's size
  */
-export async function packageSize(appRoot: string, rules: readonly IgnoreRule[]): Promise<PackageSize> {
+export async function packageSize(appRoot: string, rules: IgnoreRules): Promise<PackageSize> {
   const app = emptyBytes();
   await walk(appRoot, '', rules, app);
   const dependencies: DependencySize[] = [];
@@ -139,7 +139,7 @@ async function readPackageJson(directory: string): Promise<PackageJson> {
  * folder, which is what the rules are matched against. Symbolic links are left out (`npm prune` leaves only
  * `.bin` links, which the app does not need).
  */
-async function walk(directory: string, path: string, rules: readonly IgnoreRule[], total: Bytes): Promise<void> {
+async function walk(directory: string, path: string, rules: IgnoreRules, total: Bytes): Promise<void> {
   for (const entry of await readdir(directory, { withFileTypes: true })) {
     const entryPath = path === '' ? entry.name : `${path}/${entry.name}`;
     const full = join(directory, entry.name);
