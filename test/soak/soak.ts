@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import pLimit from 'p-limit';
-import type { AdminMessage } from '../../shared/localhost/server.js';
+import type { AdminInvokeRequest, AdminMessage } from '../../shared/localhost/server.js';
 import { type Fault, type ReceivedCloudEvent, startEventGridReceiver } from '../helpers/eventGridReceiver.js';
 import { type RunningHost, startLocalHost } from '../helpers/localHost.js';
 import { ORGANIZATION_PROPERTY, seededRandom } from '../helpers/pipeline.js';
@@ -190,7 +190,7 @@ class Driver {
       const response = await this.host.request('/admin/functions/dataverseQueue', {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ messages }),
+        body: JSON.stringify({ messages } satisfies AdminInvokeRequest),
       });
       const text = await response.text();
       if (response.status === 202) return;
