@@ -210,12 +210,12 @@ class IngestRun {
     const raw = await this.keepRaw(item);
     const draft = this.newJob(item, { status: 'rejected', error: jobError, raw });
     let { created, job } = await this.deps.jobs.create(draft);
-    if (!created && job.status === 'published') {
-      // These exact bytes were read and published before (a context without an OperationId is keyed by its bytes)
-      // and come back under a transport that makes them unreadable, e.g. another content type: a duplicate, as in
-      // claim(), not a rejection the job record would contradict.
-      const eventId = job.eventId ?? eventIdFor(job.id);
-      this.outcomes.set(item.jobId, { jobId: item.jobId, status: 'duplicate', eventId });
+    if (!created && job.status !== 'rejected') {
+      // These exact bytes were read as a context before (a context without an OperationId is keyed by its bytes) and
+      // come back under a transport that makes them unreadable, e.g. another content type. The job's state is the
+      // truth, not this copy's failure to read them: published is a duplicate, and one that is still being (or will
+      // be again) published by a readable copy is busy.
+      this.outcomes.set(item.jobId, job.status === 'published' ? duplicateOutcome(job) : busyOutcome(job.id));
       return;
     }
     if (!created && this.deps.retryRejected) {
@@ -247,7 +247,7 @@ class IngestRun {
     for (let attempt = 0; ; attempt++) {
       if (created) return { job, prepared: item, event };
       if (job.status === 'published') {
-        this.outcomes.set(job.id, { jobId: job.id, status: 'duplicate', eventId: job.eventId ?? event.id });
+        this.outcomes.set(job.id, duplicateOutcome(job));
         return undefined;
       }
       if (job.status === 'rejected' && !this.deps.retryRejected) {
@@ -399,6 +399,11 @@ function unserializable(message: InboundMessage, cause: RangeError): Prepared {
 
 function failedOutcome(jobId: string, code: string, message: string): IngestOutcome {
   return { jobId, status: 'failed', error: { code, message } };
+}
+
+/** A delivery of a job already published: its event went out before. */
+function duplicateOutcome(job: JobRecord): IngestOutcome {
+  return { jobId: job.id, status: 'duplicate', eventId: job.eventId ?? eventIdFor(job.id) };
 }
 
 function busyOutcome(jobId: string): IngestOutcome {

@@ -152,6 +152,23 @@ describe('ingest: duplicates', () => {
     expect(again.retry).toBe(false);
     expect(h.receiver.events).toHaveLength(1);
   });
+
+  it('leaves a job a readable copy failed to publish to that copy, when the same bytes come back unreadable', async () => {
+    // Without an OperationId a context's job is keyed by its bytes, so the same bytes under a content type that makes
+    // them unreadable reach the same job. Its state decides: not published yet, so retry later, not "rejected".
+    const h = await start({ fault: () => 500 });
+    const { OperationId: _, ...context } = rawContext('msdocs-usewebhooks-update-contact.json');
+    const body = Buffer.from(dataContractJson(context));
+    const [readable] = (await ingest([queueMessage(body)], h.deps)).outcomes;
+    expect(readable?.status).toBe('failed');
+
+    const unreadable = queueMessage(body);
+    unreadable.transport = { ...unreadable.transport, contentType: 'application/msbin1' };
+    const result = await ingest([unreadable], h.deps);
+    expect(result.outcomes[0]).toMatchObject({ status: 'busy', jobId: readable?.jobId });
+    expect(result.retry).toBe(true);
+    expect((await h.jobs.get(readable?.jobId as string))?.status).toBe('failed');
+  });
 });
 
 describe('ingest: faults', () => {
