@@ -5,6 +5,7 @@
  */
 import { createRequire } from 'node:module';
 import type { Ajv, ErrorObject, ValidateFunction } from 'ajv';
+import { findJsonSyntaxError } from '../jsonSyntax.js';
 import { type OperationName, operation } from './operations.js';
 import { type ApiResponse, apiError } from './responses.js';
 import { type DefinitionName, jsonSchemaFor } from './schemas.js';
@@ -219,126 +220,9 @@ function lowerFirst(text: string): string {
   return text.charAt(0).toLowerCase() + text.slice(1);
 }
 
-/**
- * Where JSON.parse gave up, found by a small scanner of the JSON grammar (V8's own messages quote the body, which
- * may hold a secret, and do not always give a position).
- */
+/** Where JSON.parse gave up, in words (see {@link findJsonSyntaxError}). */
 function syntaxErrorOf(text: string): string {
-  let position: number;
-  try {
-    position = firstSyntaxError(text);
-  } catch {
-    return 'it cannot be parsed'; // nested too deeply for the scanner; JSON.parse failed all the same
-  }
-  if (position < 0) return 'it cannot be parsed';
-  const before = text.slice(0, position);
-  const line = before.split('\n').length;
-  const column = position - before.lastIndexOf('\n');
-  const found = position >= text.length ? 'end of the body' : `character ${JSON.stringify(text[position])}`;
-  return `unexpected ${found} at line ${line}, column ${column} (position ${position})`;
-}
-
-/** The index of the first character that breaks the JSON grammar, or -1. */
-function firstSyntaxError(text: string): number {
-  let i = 0;
-  class Stop {
-    constructor(readonly at: number) {}
-  }
-  const stop = (): never => {
-    throw new Stop(i);
-  };
-  const space = () => {
-    while (i < text.length && ' \t\n\r'.includes(text[i] as string)) i++;
-  };
-  const string = () => {
-    i++; // the opening quote
-    for (;;) {
-      if (i >= text.length) stop();
-      const char = text[i] as string;
-      if (char === '"') {
-        i++;
-        return;
-      }
-      if (char === '\\') {
-        const escaped = text[i + 1];
-        if (escaped !== undefined && '"\\/bfnrt'.includes(escaped)) i += 2;
-        else if (escaped === 'u') {
-          i += 2;
-          for (let n = 0; n < 4; n++, i++) if (!/[0-9a-fA-F]/.test(text[i] ?? '')) stop();
-        } else {
-          i++;
-          stop();
-        }
-      } else if (char.charCodeAt(0) < 0x20) stop();
-      else i++;
-    }
-  };
-  const NUMBER = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
-  const value = (): void => {
-    space();
-    const char = text[i];
-    if (char === '{') {
-      i++;
-      space();
-      if (text[i] === '}') {
-        i++;
-        return;
-      }
-      for (;;) {
-        space();
-        if (text[i] !== '"') stop();
-        string();
-        space();
-        if (text[i] !== ':') stop();
-        i++;
-        value();
-        space();
-        if (text[i] === ',') i++;
-        else if (text[i] === '}') {
-          i++;
-          return;
-        } else stop();
-      }
-    }
-    if (char === '[') {
-      i++;
-      space();
-      if (text[i] === ']') {
-        i++;
-        return;
-      }
-      for (;;) {
-        value();
-        space();
-        if (text[i] === ',') i++;
-        else if (text[i] === ']') {
-          i++;
-          return;
-        } else stop();
-      }
-    }
-    if (char === '"') {
-      string();
-      return;
-    }
-    for (const literal of ['true', 'false', 'null']) {
-      if (text.startsWith(literal, i)) {
-        i += literal.length;
-        return;
-      }
-    }
-    NUMBER.lastIndex = i;
-    const number = NUMBER.exec(text);
-    if (!number || number[0] === '' || number[0] === '-') stop();
-    i += (number as RegExpExecArray)[0].length;
-  };
-  try {
-    value();
-    space();
-    if (i < text.length) stop();
-    return -1;
-  } catch (error) {
-    if (error instanceof Stop) return error.at;
-    throw error;
-  }
+  const error = findJsonSyntaxError(text);
+  if (!error) return 'it cannot be parsed';
+  return `unexpected ${error.found} at line ${error.line}, column ${error.column} (position ${error.position})`;
 }

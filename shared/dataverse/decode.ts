@@ -1,5 +1,6 @@
 import { isUtf8 } from 'node:buffer';
 import { TextDecoder } from 'node:util';
+import { findJsonSyntaxError } from '../jsonSyntax.js';
 import { ContextFormatError } from './errors.js';
 
 /** A body as a trigger hands it over: raw bytes, text, or JSON the host already parsed. */
@@ -106,25 +107,13 @@ function parseJsonText(text: string, mediaType: string | undefined): unknown {
 }
 
 function notJsonError(text: string, start: number, cause: unknown): ContextFormatError {
-  // V8 quotes up to 10 characters of the body (`Unexpected token 's', "secret=eb4"... is not valid JSON`); the body
-  // may carry a secret and this message is logged, kept on the job and answered, so the quote is left out.
-  const reason = (cause instanceof Error ? cause.message : String(cause)).replace(
-    /, (?:\.\.\.)?"[\s\S]*"(?:\.\.\.)? is not valid JSON$/,
-    '',
-  );
-  const position = /position (\d+)/.exec(reason);
-  let path: string | undefined;
-  if (position?.[1] !== undefined) {
-    const offset = Number(position[1]) + start;
-    const before = text.slice(0, offset);
-    const line = before.split('\n').length;
-    const column = offset - before.lastIndexOf('\n');
-    path = `line ${line}, column ${column}`;
-  }
-  const truncated = /end of (JSON|data)|Unterminated/i.test(reason);
+  // Not JSON.parse's own message: it quotes the body, which may carry a secret, and this one is logged, kept on the
+  // job and answered.
+  const error = findJsonSyntaxError(text, start);
+  const reason = error ? `unexpected ${error.found}` : 'it cannot be parsed';
   return new ContextFormatError('NotJson', `The body is not valid JSON (${reason})`, {
-    path,
-    hint: truncated
+    ...(error ? { path: `line ${error.line}, column ${error.column}` } : {}),
+    hint: error?.atEnd
       ? 'The body ends too early: it looks truncated.'
       : 'The service endpoint must use Message Format JSON; webhooks always send JSON.',
     cause,
