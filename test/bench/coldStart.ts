@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { readLocalSettings } from '../../shared/localhost/settings.js';
 import { REPO_ROOT } from '../helpers/localHost.js';
 import { COMPILED_LOADER } from './build.js';
 
@@ -32,10 +32,9 @@ export interface LoadSample {
  * passed on, so a developer's settings or `NODE_OPTIONS` (tsx's loader) cannot change the figure.
  */
 export function appSettings(root: string = REPO_ROOT): Record<string, string> {
-  const { Values } = JSON.parse(readFileSync(join(root, 'local.settings.sample.json'), 'utf8')) as {
-    Values: Record<string, string>;
-  };
-  return Object.fromEntries(Object.entries(Values).filter(([, value]) => value !== ''));
+  const { values } = readLocalSettings(root, join(root, 'local.settings.sample.json'));
+  // Empty values count as unset, as the local host's applySettings has it.
+  return Object.fromEntries(Object.entries(values).filter(([, value]) => value.trim() !== ''));
 }
 
 /**

@@ -8,6 +8,29 @@ export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..
 const MAIN = join(REPO_ROOT, 'dist', 'shared', 'localhost', 'main.js');
 const CLI = join(REPO_ROOT, 'dist', 'shared', 'cli', 'main.js');
 
+/**
+ * Every function the app registers when no Service Bus topic is configured (the sample settings, and the settings
+ * {@link startLocalHost} writes): all of them but `dataverseTopic`. Written out by hand, sorted.
+ */
+export const FUNCTIONS_WITHOUT_TOPIC = [
+  'createSubscription',
+  'dataverseQueue',
+  'dataverseWebhook',
+  'deleteSubscription',
+  'deliverSubscriptions',
+  'getJob',
+  'getRow',
+  'health',
+  'listChanges',
+  'listJobs',
+  'listSubscriptions',
+  'listTables',
+  'openApiDefinition',
+  'projectChanges',
+  'publishEvent',
+  'replayJob',
+];
+
 export interface RunningHost {
   url: string;
   key: string;

@@ -264,7 +264,8 @@ async function rejectedJobs(host: RunningHost): Promise<SoakReport['rejected']> 
         ...(job.raw ? { rawSha256: job.raw.sha256 } : {}),
       });
     }
-    path = page.nextLink ? new URL(page.nextLink).pathname + new URL(page.nextLink).search : undefined;
+    const next = page.nextLink ? new URL(page.nextLink) : undefined;
+    path = next ? next.pathname + next.search : undefined;
   }
   return rejected;
 }
