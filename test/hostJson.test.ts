@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { entryPoints } from '../shared/localhost/registrations.js';
+import { entryPoints } from '../tools/localhost/registrations.js';
 import { REPO_ROOT } from './helpers/localHost.js';
 
 const host = JSON.parse(readFileSync(join(REPO_ROOT, 'host.json'), 'utf8'));

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { TransportInfo } from '../dataverse/transport.js';
 import { type IngestDeps, ingest } from '../pipeline/ingest.js';
-import type { JobRecord } from '../store/types.js';
+import type { JobRecord } from '../pipeline/jobs.js';
 import { type ApiResponse, apiError } from './responses.js';
 
 /** What a replay did, as `POST /api/jobs/{id}/replay` answers it. */

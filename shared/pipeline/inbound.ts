@@ -1,6 +1,6 @@
 import type { ContextBody } from '../dataverse/decode.js';
 import type { TransportInfo } from '../dataverse/transport.js';
-import type { JobSource } from '../store/types.js';
+import type { JobSource } from './jobs.js';
 
 /** One message as it reached a trigger, before we read it. */
 export interface InboundMessage {

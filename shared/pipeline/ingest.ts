@@ -12,9 +12,9 @@ import { EventTooLargeError } from '../events/errors.js';
 import { packEvents } from '../events/pack.js';
 import { toCloudEvent } from '../events/toCloudEvent.js';
 import { type BridgeEvent, EVENT_GRID_LIMITS, type EventPublisher, type PublishLimits } from '../events/types.js';
-import type { JobError, JobRecord, JobStore, NewJob, RawRef, RawStore } from '../store/types.js';
 import { bodyBytes, type InboundMessage } from './inbound.js';
 import { eventIdFor, jobKeyForBytes, jobKeyForContext } from './jobKey.js';
+import type { JobError, JobRecord, JobStore, NewJob, RawRef, RawStore } from './jobs.js';
 
 /** Where log lines go; an InvocationContext fits. */
 export interface Logger {

@@ -1,7 +1,7 @@
-import type { JobSource } from '../store/types.js';
 import { RetryLaterError } from './errors.js';
 import { serviceBusMessages } from './inbound.js';
 import { type IngestDeps, type IngestResult, ingest } from './ingest.js';
+import type { JobSource } from './jobs.js';
 
 /**
  * Handles one Service Bus trigger invocation (queue or topic subscription) and throws {@link RetryLaterError} when

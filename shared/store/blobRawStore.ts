@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { ContainerClient } from '@azure/storage-blob';
+import type { RawRef, RawStore } from '../pipeline/jobs.js';
 import { statusOf, toStorageError } from './errors.js';
-import type { RawRef, RawStore } from './types.js';
 
 /**
  * {@link RawStore} over Azure Blob Storage: one block blob per key, holding the exact bytes, with the content type

@@ -3,10 +3,10 @@ import type { TokenCredential } from '@azure/identity';
 import type { ContainerClient } from '@azure/storage-blob';
 import type { StorageSettings } from '../config.js';
 import { lazy } from '../lazy.js';
+import type { JobStore, RawStore } from '../pipeline/jobs.js';
 import { BlobRawStore } from './blobRawStore.js';
 import { toStorageError } from './errors.js';
 import { TableJobStore } from './tableJobStore.js';
-import type { JobStore, RawStore } from './types.js';
 
 // The SDKs are imported with `import()` on first use, never at the top of this file: loading them costs a Functions
 // cold start tens of milliseconds, and `@azure/identity` is only needed when no connection string is given.

@@ -1,6 +1,6 @@
 import type { TableClient, TableEntityResultPage } from '@azure/data-tables';
+import type { JobChanges, JobPage, JobQuery, JobRecord, JobStore, NewJob } from '../pipeline/jobs.js';
 import { checkContinuation, requireEtag, statusOf, toStorageError } from './errors.js';
-import type { JobChanges, JobPage, JobQuery, JobRecord, JobStore, NewJob } from './types.js';
 
 /** The scalar properties a job is stored as: nested fields flattened, timestamps as ISO strings. */
 type JobEntity = {

@@ -3,7 +3,7 @@ import { join, relative } from 'node:path';
 import { REPO_ROOT } from '../helpers/localHost.js';
 
 /** The compiled loader of the local host (`loadApp`, standing in for the Functions host): cold starts load apps with it. */
-export const COMPILED_LOADER = join(REPO_ROOT, 'dist', 'shared', 'localhost', 'registrations.js');
+export const COMPILED_LOADER = join(REPO_ROOT, 'dist', 'tools', 'localhost', 'registrations.js');
 
 /** The compiled app is missing: the benchmark measures what `npm run build` produced and builds nothing itself. */
 export class MissingBuildError extends Error {
@@ -15,7 +15,7 @@ export class MissingBuildError extends Error {
  * and package-size figures are about the compiled app; building here would hide a stale or broken build.
  */
 export function requireBuild(root: string = REPO_ROOT): void {
-  const loader = join(root, 'dist', 'shared', 'localhost', 'registrations.js');
+  const loader = join(root, 'dist', 'tools', 'localhost', 'registrations.js');
   const functions = join(root, 'dist', 'functions');
   const hasFunctions = existsSync(functions) && readdirSync(functions).some((name) => name.endsWith('.js'));
   if (!existsSync(loader) || !hasFunctions) {
@@ -32,7 +32,7 @@ export function requireBuild(root: string = REPO_ROOT): void {
  */
 export function staleSources(root: string = REPO_ROOT): string[] {
   const stale: string[] = [];
-  for (const folder of ['functions', 'shared']) {
+  for (const folder of ['functions', 'shared', 'tools']) {
     for (const source of typeScriptFiles(join(root, folder))) {
       const compiled = join(root, 'dist', relative(root, source)).replace(/\.ts$/, '.js');
       if (!existsSync(compiled) || statSync(compiled).mtimeMs < statSync(source).mtimeMs) {

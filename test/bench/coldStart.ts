@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { readLocalSettings } from '../../shared/localhost/settings.js';
+import { readLocalSettings } from '../../tools/localhost/settings.js';
 import { REPO_ROOT } from '../helpers/localHost.js';
 import { COMPILED_LOADER } from './build.js';
 

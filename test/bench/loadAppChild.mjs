@@ -2,7 +2,7 @@
 // Functions host does (the local host's loader, standing in for @azure/functions-core) and prints one JSON line.
 // Plain JavaScript on purpose: a TypeScript loader in this process would be timed along with the app.
 //
-// Usage: node --expose-gc loadAppChild.mjs <dist/shared/localhost/registrations.js> <appRoot> [--packages]
+// Usage: node --expose-gc loadAppChild.mjs <dist/tools/localhost/registrations.js> <appRoot> [--packages]
 // With --packages it also records which npm packages the load pulled in (a resolve hook, so that run is not timed).
 
 import Module, { register } from 'node:module';

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { CONTEXTS_DIR, contextBytes, rawContext } from '../helpers/fixtures.js';
 
 // The CLI as users run it: the compiled bin (npm test builds before it tests).
-const BIN = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'dist', 'shared', 'cli', 'main.js');
+const BIN = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'dist', 'tools', 'cli', 'main.js');
 
 function cli(args: string[], input?: string | Buffer) {
   const result = spawnSync(process.execPath, [BIN, ...args], { input, encoding: 'utf8' });

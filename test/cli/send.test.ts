@@ -6,15 +6,15 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { runSend } from '../../shared/cli/send.js';
-import type { OutboundMessage, QueueSender, SendOutcome } from '../../shared/cli/serviceBusSender.js';
 import { DATAVERSE_PROPERTIES } from '../../shared/dataverse/transport.js';
+import { runSend } from '../../tools/cli/send.js';
+import type { OutboundMessage, QueueSender, SendOutcome } from '../../tools/cli/serviceBusSender.js';
 import { CONTEXTS_DIR, contextBytes, contextNames } from '../helpers/fixtures.js';
 import { freePort } from '../helpers/ports.js';
 
 // The CLI as users run it: the compiled bin (npm test builds before it tests).
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const BIN = join(ROOT, 'dist', 'shared', 'cli', 'main.js');
+const BIN = join(ROOT, 'dist', 'tools', 'cli', 'main.js');
 const SAMPLES = join(ROOT, 'samples');
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 const SECRET = 'c2VjcmV0LWtleS10aGF0LW11c3Qtbm90LWxlYWs=';

@@ -1,5 +1,6 @@
 import type { ServiceBusMessage } from '@azure/service-bus';
 import { describe, expect, it } from 'vitest';
+import { DATAVERSE_PROPERTIES } from '../../shared/dataverse/transport.js';
 import {
   type MessageBatchLike,
   namespaceHost,
@@ -10,8 +11,7 @@ import {
   ServiceBusQueueSender,
   type ServiceBusSenderLike,
   toServiceBusMessage,
-} from '../../shared/cli/serviceBusSender.js';
-import { DATAVERSE_PROPERTIES } from '../../shared/dataverse/transport.js';
+} from '../../tools/cli/serviceBusSender.js';
 import { contextBytes } from '../helpers/fixtures.js';
 
 const KEY = 'Zm9vYmFyYmF6cXV4K3NlY3JldC9rZXk9PT0=';

@@ -2,9 +2,9 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import SwaggerParser from '@apidevtools/swagger-parser';
 import { describe, expect, it } from 'vitest';
-import { lintDefinition } from '../../shared/connector/lint.js';
 import { openApiDefinition } from '../../shared/connector/openApiDefinition.js';
 import { buildDefinition } from '../../shared/connector/openapi.js';
+import { lintDefinition } from '../../tools/connector/lint.js';
 
 type Body = Record<string, unknown>;
 

@@ -1,8 +1,8 @@
-import type { Azurite } from '../../shared/localhost/azurite.js';
+import type { Azurite } from '../../tools/localhost/azurite.js';
 import { freePort } from './ports.js';
 
 // Tests start Azurite the same way the local host does.
-export { type Azurite, startAzurite } from '../../shared/localhost/azurite.js';
+export { type Azurite, startAzurite } from '../../tools/localhost/azurite.js';
 
 /**
  * Azurite's connection string with one service's endpoint moved to a port nobody listens on, for "storage is down"

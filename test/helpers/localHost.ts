@@ -5,8 +5,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const MAIN = join(REPO_ROOT, 'dist', 'shared', 'localhost', 'main.js');
-const CLI = join(REPO_ROOT, 'dist', 'shared', 'cli', 'main.js');
+const MAIN = join(REPO_ROOT, 'dist', 'tools', 'localhost', 'main.js');
+const CLI = join(REPO_ROOT, 'dist', 'tools', 'cli', 'main.js');
 
 /**
  * Every function the app registers when no Service Bus topic is configured (the sample settings, and the settings

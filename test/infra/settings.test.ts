@@ -137,12 +137,12 @@ interface LoadedFunction {
 }
 
 /**
- * Loads the compiled app in a fresh Node process the way the Functions host does (shared/localhost/registrations.ts
+ * Loads the compiled app in a fresh Node process the way the Functions host does (tools/localhost/registrations.ts
  * stands in for the host's `@azure/functions-core`), with `env` as its only settings, and returns what it registered.
  * Every function file validates the settings at start-up, so a setting Azure lacks fails here by name.
  */
 function loadAppWith(env: Record<string, string>): LoadedFunction[] {
-  const registrations = pathToFileURL(join(REPO_ROOT, 'dist', 'shared', 'localhost', 'registrations.js')).href;
+  const registrations = pathToFileURL(join(REPO_ROOT, 'dist', 'tools', 'localhost', 'registrations.js')).href;
   const script = [
     `import { loadApp } from ${JSON.stringify(registrations)};`,
     `const loaded = await loadApp(${JSON.stringify(REPO_ROOT)});`,

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import type { BridgeEvent } from '../../shared/events/types.js';
-import { LocalFanOut } from '../../shared/localhost/localFanOut.js';
-import type { Registration } from '../../shared/localhost/registrations.js';
-import { compileRoute } from '../../shared/localhost/routes.js';
-import { applySettings, localKey, needsEmbeddedStorage } from '../../shared/localhost/settings.js';
+import { LocalFanOut } from '../../tools/localhost/localFanOut.js';
+import type { Registration } from '../../tools/localhost/registrations.js';
+import { compileRoute } from '../../tools/localhost/routes.js';
+import { applySettings, localKey, needsEmbeddedStorage } from '../../tools/localhost/settings.js';
 
 describe('compileRoute (the Functions host route templates)', () => {
   it('matches literals case-insensitively and captures parameters', () => {

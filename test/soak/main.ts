@@ -34,7 +34,7 @@ if (args.help) {
   console.log(HELP);
   process.exit(0);
 }
-if (!existsSync(join(REPO_ROOT, 'dist', 'shared', 'localhost', 'main.js'))) {
+if (!existsSync(join(REPO_ROOT, 'dist', 'tools', 'localhost', 'main.js'))) {
   console.error('No build found: run "npm run build" first (npm run soak does).');
   process.exit(2);
 }

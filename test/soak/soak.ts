@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import pLimit from 'p-limit';
-import type { AdminInvokeRequest, AdminMessage } from '../../shared/localhost/server.js';
+import type { AdminInvokeRequest, AdminMessage } from '../../tools/localhost/server.js';
 import { type Fault, type ReceivedCloudEvent, startEventGridReceiver } from '../helpers/eventGridReceiver.js';
 import { type RunningHost, startLocalHost } from '../helpers/localHost.js';
 import { ORGANIZATION_PROPERTY, seededRandom } from '../helpers/pipeline.js';

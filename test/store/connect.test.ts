@@ -3,9 +3,9 @@ import { TableClient, TableServiceClient } from '@azure/data-tables';
 import { BlobServiceClient, ContainerClient } from '@azure/storage-blob';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { StorageSettings } from '../../shared/config.js';
+import type { NewJob } from '../../shared/pipeline/jobs.js';
 import { createStores, openContainerClient, openTableClient, storageNames } from '../../shared/store/connect.js';
 import { StorageUnavailableError } from '../../shared/store/errors.js';
-import type { NewJob } from '../../shared/store/types.js';
 import { type Azurite, startAzurite } from '../helpers/azurite.js';
 
 let azurite: Azurite;

@@ -4,9 +4,9 @@ import type { AddressInfo } from 'node:net';
 import { TableClient } from '@azure/data-tables';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TransientError } from '../../shared/errors.js';
+import type { JobError, JobRecord, NewJob, RawRef } from '../../shared/pipeline/jobs.js';
 import { StorageUnavailableError } from '../../shared/store/errors.js';
 import { TableJobStore } from '../../shared/store/tableJobStore.js';
-import type { JobError, JobRecord, NewJob, RawRef } from '../../shared/store/types.js';
 import { type Azurite, startAzurite, unreachableConnectionString } from '../helpers/azurite.js';
 
 let azurite: Azurite;

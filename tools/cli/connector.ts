@@ -1,9 +1,9 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Command } from 'commander';
+import { buildDefinition, PLACEHOLDER_HOST, serializeDefinition } from '../../shared/connector/openapi.js';
+import { operations } from '../../shared/connector/operations.js';
 import { lintDefinition } from '../connector/lint.js';
-import { buildDefinition, PLACEHOLDER_HOST, serializeDefinition } from '../connector/openapi.js';
-import { operations } from '../connector/operations.js';
 
 /** Options of `dataverse-bridge connector`. */
 export interface ConnectorOptions {

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
-import { ContextFormatError } from '../dataverse/errors.js';
-import { readContext } from '../dataverse/readContext.js';
+import { ContextFormatError } from '../../shared/dataverse/errors.js';
+import { readContext } from '../../shared/dataverse/readContext.js';
 
 /** Options of `dataverse-bridge parse`. */
 export interface ParseOptions {

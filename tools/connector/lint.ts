@@ -3,7 +3,7 @@
  * https://learn.microsoft.com/connectors/custom-connectors/coding-standards and connector-string-guidance), beyond
  * what a Swagger 2.0 validator checks. It reads the definition as plain JSON, so it also judges hand-edited files.
  */
-import { serializeDefinition } from './openapi.js';
+import { serializeDefinition } from '../../shared/connector/openapi.js';
 
 /** Every rule the lint applies, by the name its problems carry. */
 export const LINT_RULES = [

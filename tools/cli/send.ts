@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { DATAVERSE_HEADERS, DATAVERSE_PROPERTIES } from '../dataverse/transport.js';
+import { DATAVERSE_HEADERS, DATAVERSE_PROPERTIES } from '../../shared/dataverse/transport.js';
 import {
   type OutboundMessage,
   openServiceBusSender,

@@ -1,6 +1,6 @@
 // @azure/functions is a webpack-bundled CommonJS module: Node's ESM loader finds only some of its named exports.
 import azureFunctions from '@azure/functions';
-import type { BridgeEvent, EventPublisher } from '../events/types.js';
+import type { BridgeEvent, EventPublisher } from '../../shared/events/types.js';
 import type { Registration } from './registrations.js';
 
 const { InvocationContext } = azureFunctions;
