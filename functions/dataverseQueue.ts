@@ -1,6 +1,6 @@
 import { app, type InvocationContext } from '@azure/functions';
 import { getConfig, SETTINGS } from '../shared/config.js';
-import { getIngestDeps } from '../shared/pipeline/runtime.js';
+import { getIngestDeps } from '../shared/runtime.js';
 
 /** Dataverse contexts from the Service Bus queue a Dataverse service endpoint posts to (contract: Queue). */
 export async function dataverseQueue(messages: unknown, context: InvocationContext): Promise<void> {

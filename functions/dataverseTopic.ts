@@ -1,6 +1,6 @@
 import { app, type InvocationContext } from '@azure/functions';
 import { getConfig, SETTINGS } from '../shared/config.js';
-import { getIngestDeps } from '../shared/pipeline/runtime.js';
+import { getIngestDeps } from '../shared/runtime.js';
 
 /** Dataverse contexts from a Service Bus topic subscription (contract: Topic). */
 export async function dataverseTopic(messages: unknown, context: InvocationContext): Promise<void> {

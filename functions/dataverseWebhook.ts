@@ -1,6 +1,6 @@
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
 import { getConfig } from '../shared/config.js';
-import { getIngestDeps } from '../shared/pipeline/runtime.js';
+import { getIngestDeps } from '../shared/runtime.js';
 
 /**
  * Dataverse's webhook service endpoint posts here. Register it with authentication "WebhookKey" and the function key

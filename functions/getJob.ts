@@ -1,6 +1,6 @@
 import { app, type HttpRequest, type HttpResponseInit } from '@azure/functions';
 import { httpTrigger } from '../shared/connector/operations.js';
-import { getIngestDeps } from '../shared/pipeline/runtime.js';
+import { getIngestDeps } from '../shared/runtime.js';
 
 /** One processing record, with its error details. */
 export async function getJob(request: HttpRequest): Promise<HttpResponseInit> {

@@ -2,7 +2,7 @@ import { app, type HttpResponseInit } from '@azure/functions';
 import { getConfig } from '../shared/config.js';
 import type { EventGridTarget } from '../shared/connector/health.js';
 import { httpTrigger } from '../shared/connector/operations.js';
-import { getIngestDeps, usesLocalFanOut } from '../shared/pipeline/runtime.js';
+import { getIngestDeps, usesLocalFanOut } from '../shared/runtime.js';
 
 /** Version, and whether storage and the Event Grid topic answer (200 healthy, 503 not). Anonymous. */
 export async function health(): Promise<HttpResponseInit> {

@@ -1,6 +1,6 @@
 import { app, type HttpRequest, type HttpResponseInit } from '@azure/functions';
 import { httpTrigger } from '../shared/connector/operations.js';
-import { getIngestDeps } from '../shared/pipeline/runtime.js';
+import { getIngestDeps } from '../shared/runtime.js';
 
 /** Processing records of every message, filtered by status and time, newest first within a page. */
 export async function listJobs(request: HttpRequest): Promise<HttpResponseInit> {

@@ -2,7 +2,7 @@ import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } 
 import { getConfig } from '../shared/config.js';
 import type { PublishEventRequest } from '../shared/connector/events.js';
 import { httpTrigger } from '../shared/connector/operations.js';
-import { getIngestDeps } from '../shared/pipeline/runtime.js';
+import { getIngestDeps } from '../shared/runtime.js';
 
 /** Publishes an event on demand (from an app or a flow) through the same pipeline as Dataverse's contexts. */
 export async function publishEvent(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {

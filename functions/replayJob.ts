@@ -1,6 +1,6 @@
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
 import { httpTrigger } from '../shared/connector/operations.js';
-import { getIngestDeps } from '../shared/pipeline/runtime.js';
+import { getIngestDeps } from '../shared/runtime.js';
 
 /** Runs a rejected or failed job's kept raw bytes through the pipeline again. */
 export async function replayJob(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {

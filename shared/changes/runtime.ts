@@ -1,5 +1,5 @@
 import { lazy } from '../lazy.js';
-import { getStorage } from '../pipeline/runtime.js';
+import { getStorage } from '../runtime.js';
 import type { ChangeStore } from './projectChanges.js';
 
 const store = lazy<ChangeStore>(async () => {

@@ -1,6 +1,6 @@
 import { getConfig } from '../config.js';
 import { lazy } from '../lazy.js';
-import { getStorage } from '../pipeline/runtime.js';
+import { getStorage } from '../runtime.js';
 import type { DeliveryDeps } from './deliver.js';
 import type { SubscriptionStore } from './types.js';
 

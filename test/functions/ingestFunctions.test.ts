@@ -1,7 +1,7 @@
 import { HttpRequest, InvocationContext } from '@azure/functions';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { RetryLaterError } from '../../shared/pipeline/errors.js';
-import { setIngestDeps } from '../../shared/pipeline/runtime.js';
+import { setIngestDeps } from '../../shared/runtime.js';
 import { type Azurite, startAzurite } from '../helpers/azurite.js';
 import { contextBytes, rawContext } from '../helpers/fixtures.js';
 import { distinctContexts, ORGANIZATION_PROPERTY, type PipelineHarness, startPipeline } from '../helpers/pipeline.js';

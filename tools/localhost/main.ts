@@ -49,7 +49,7 @@ let registrations: Registration[] = [];
 const fanOut = new LocalFanOut(() => registrations, log);
 if (!process.env.EVENTGRID_TOPIC_ENDPOINT?.trim()) {
   // Loaded from the compiled tree the functions use, so both share one module instance.
-  const { useLocalFanOut } = await import('../../shared/pipeline/runtime.js');
+  const { useLocalFanOut } = await import('../../shared/runtime.js');
   useLocalFanOut(fanOut);
 }
 

@@ -1,12 +1,12 @@
-import { getConfig } from '../config.js';
-import { PublishFailedError } from '../events/errors.js';
-import type { EventPublisher } from '../events/types.js';
-import { lazy } from '../lazy.js';
-import type { Storage } from '../store/connect.js';
-import type { IngestDeps } from './ingest.js';
+import { getConfig } from './config.js';
+import { PublishFailedError } from './events/errors.js';
+import type { EventPublisher } from './events/types.js';
+import { lazy } from './lazy.js';
+import type { IngestDeps } from './pipeline/ingest.js';
+import type { Storage } from './store/connect.js';
 
 const storage = lazy(async () => {
-  const { openStorage } = await import('../store/connect.js');
+  const { openStorage } = await import('./store/connect.js');
   return openStorage(getConfig().storage);
 });
 const deps = lazy(build);
@@ -51,14 +51,14 @@ async function build(): Promise<IngestDeps> {
   const config = getConfig();
   const [shared, { TableJobStore }, { BlobRawStore }] = await Promise.all([
     getStorage(),
-    import('../store/tableJobStore.js'),
-    import('../store/blobRawStore.js'),
+    import('./store/tableJobStore.js'),
+    import('./store/blobRawStore.js'),
   ]);
   const jobs = new TableJobStore(shared.table(shared.names.jobs));
   const raw = new BlobRawStore(shared.container());
   let publisher: EventPublisher;
   if (config.eventGrid) {
-    const { EventGridPublisher } = await import('../events/eventGridPublisher.js');
+    const { EventGridPublisher } = await import('./events/eventGridPublisher.js');
     publisher = new EventGridPublisher(config.eventGrid);
   } else {
     publisher = localFanOut ?? missingTopic;
