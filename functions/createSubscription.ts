@@ -1,7 +1,7 @@
 import { app, type HttpRequest, type HttpResponseInit } from '@azure/functions';
 import { getConfig } from '../shared/config.js';
 import { httpTrigger } from '../shared/connector/operations.js';
-import { getSubscriptionStore } from '../shared/subscriptions/runtime.js';
+import { getSubscriptionStore } from '../shared/runtime.js';
 
 /**
  * The connector's webhook trigger: Power Automate posts its callback URL here when a flow using the trigger is saved,

@@ -1,6 +1,6 @@
 import { app, type HttpRequest, type HttpResponseInit } from '@azure/functions';
 import { httpTrigger } from '../shared/connector/operations.js';
-import { getSubscriptionStore } from '../shared/subscriptions/runtime.js';
+import { getSubscriptionStore } from '../shared/runtime.js';
 
 /**
  * Removes a webhook-trigger subscription. Anonymous at the host, because Power Automate calls the Location URL with no

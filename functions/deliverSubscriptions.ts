@@ -1,6 +1,6 @@
 import { app, type InvocationContext } from '@azure/functions';
 import { getConfig } from '../shared/config.js';
-import { getDeliveryDeps } from '../shared/subscriptions/runtime.js';
+import { getDeliveryDeps } from '../shared/runtime.js';
 
 /**
  * Posts each event from the Event Grid topic to the webhook-trigger subscriptions whose filters select it. Throws

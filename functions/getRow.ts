@@ -1,6 +1,6 @@
 import { app, type HttpRequest, type HttpResponseInit } from '@azure/functions';
-import { getChangeStore } from '../shared/changes/runtime.js';
 import { httpTrigger } from '../shared/connector/operations.js';
+import { getChangeStore } from '../shared/runtime.js';
 
 /** The latest known snapshot of a row (a tombstone after a Delete); 404 when no event for it was seen. */
 export async function getRow(request: HttpRequest): Promise<HttpResponseInit> {

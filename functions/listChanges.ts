@@ -1,6 +1,6 @@
 import { app, type HttpRequest, type HttpResponseInit } from '@azure/functions';
-import { getChangeStore } from '../shared/changes/runtime.js';
 import { httpTrigger } from '../shared/connector/operations.js';
+import { getChangeStore } from '../shared/runtime.js';
 
 /** A table's change log, newest first, paged with a nextLink. */
 export async function listChanges(request: HttpRequest): Promise<HttpResponseInit> {

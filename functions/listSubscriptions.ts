@@ -1,6 +1,6 @@
 import { app, type HttpResponseInit } from '@azure/functions';
 import { httpTrigger } from '../shared/connector/operations.js';
-import { getSubscriptionStore } from '../shared/subscriptions/runtime.js';
+import { getSubscriptionStore } from '../shared/runtime.js';
 
 /** Every webhook-trigger subscription with its health (secrets and callback query strings left out). */
 export async function listSubscriptions(): Promise<HttpResponseInit> {

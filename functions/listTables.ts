@@ -1,6 +1,6 @@
 import { app, type HttpResponseInit } from '@azure/functions';
-import { getChangeStore } from '../shared/changes/runtime.js';
 import { httpTrigger } from '../shared/connector/operations.js';
+import { getChangeStore } from '../shared/runtime.js';
 
 /** The Dataverse tables seen so far (feeds the table dropdowns of the connector). */
 export async function listTables(): Promise<HttpResponseInit> {

@@ -1,6 +1,6 @@
 import { app, type EventGridEvent, type InvocationContext } from '@azure/functions';
-import { getChangeStore } from '../shared/changes/runtime.js';
 import { getConfig } from '../shared/config.js';
+import { getChangeStore } from '../shared/runtime.js';
 
 /**
  * Subscribed to the Event Grid topic (CloudEvents schema): keeps the change log and the latest snapshot of each row.

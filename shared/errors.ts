@@ -28,3 +28,12 @@ export abstract class PermanentError extends BridgeError {
 export abstract class TransientError extends BridgeError {
   readonly transient = true;
 }
+
+/** A continuation token that is not one a store handed out (every paged port throws it; the connector answers 400). */
+export class InvalidContinuationError extends PermanentError {
+  override readonly name = 'InvalidContinuationError';
+  readonly code = 'InvalidContinuation';
+  constructor() {
+    super('The continuation token is not one this API returned. Use the nextLink as given, or start again without it.');
+  }
+}

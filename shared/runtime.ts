@@ -1,16 +1,38 @@
+/**
+ * The composition root: every adapter the functions use is built here, on first use, and shared by every invocation
+ * of the process. Function files call the getters below; domain modules never import adapters, and never this file.
+ *
+ * What is wired:
+ * - storage (`getStorage`): the Table and Blob clients of `AzureWebJobsStorage`, one credential, tables made once;
+ * - the ingest pipeline (`getIngestDeps`): the job and raw stores, and the Event Grid publisher, or the local host's
+ *   in-process fan-out (`useLocalFanOut`) when no topic is set;
+ * - the change store (`getChangeStore`), for `projectChanges` and the connector's change operations;
+ * - delivery (`getDeliveryDeps`, `getSubscriptionStore`), for `deliverSubscriptions` and the subscription operations.
+ *
+ * Test seams: `setIngestDeps` and `setChangeStore` replace what is built (`undefined` restores the default).
+ * The SDKs load inside the builders, not when a function file loads, so a function pays only for what it uses.
+ */
+import type { ChangeStore } from './changes/types.js';
 import { getConfig } from './config.js';
 import { PublishFailedError } from './events/errors.js';
 import type { EventPublisher } from './events/types.js';
 import { lazy } from './lazy.js';
 import type { IngestDeps } from './pipeline/ingest.js';
 import type { Storage } from './store/connect.js';
+import type { DeliveryDeps } from './subscriptions/deliver.js';
+import type { SubscriptionStore } from './subscriptions/types.js';
 
 const storage = lazy(async () => {
   const { openStorage } = await import('./store/connect.js');
   return openStorage(getConfig().storage);
 });
 const deps = lazy(build);
+const changeStore = lazy(buildChangeStore);
+const deliveryDeps = lazy(buildDeliveryDeps);
 let localFanOut: EventPublisher | undefined;
+
+// The Dataverse Web API client goes here too, as another lazy builder beside these (a getter for the functions, a
+// setter for tests), reading its settings from getConfig().
 
 /**
  * Used by the local host (`npm start`): when no Event Grid topic is configured, events are handed to this publisher
@@ -47,6 +69,37 @@ export function getIngestDeps(): Promise<IngestDeps> {
   return deps.get();
 }
 
+/**
+ * The process-wide change store: the change log, row snapshots and table list in the app's storage (see
+ * `getStorage`), shared by `projectChanges` and the connector's change functions. Tables are created on first use.
+ *
+ * @example
+ * const reader = await getChangeStore();
+ * await reader.getRow('account', id);
+ */
+export function getChangeStore(): Promise<ChangeStore> {
+  return changeStore.get();
+}
+
+/** Replaces the process-wide change store (tests wire one against Azurite); `undefined` restores the default. */
+export function setChangeStore(value: ChangeStore | undefined): void {
+  changeStore.set(value);
+}
+
+/**
+ * What `deliverSubscriptions` needs, built on first use and shared by every invocation of the process: the
+ * subscription store and delivery log over the app's storage (tables `<prefix>subscriptions` and
+ * `<prefix>deliveries`), an `HttpCallbackSender` in the app's mode, and the `delivery` settings.
+ */
+export function getDeliveryDeps(): Promise<DeliveryDeps> {
+  return deliveryDeps.get();
+}
+
+/** The subscription store, for the connector's subscription endpoints. */
+export async function getSubscriptionStore(): Promise<SubscriptionStore> {
+  return (await getDeliveryDeps()).subscriptions;
+}
+
 async function build(): Promise<IngestDeps> {
   const config = getConfig();
   const [shared, { TableJobStore }, { BlobRawStore }] = await Promise.all([
@@ -64,6 +117,34 @@ async function build(): Promise<IngestDeps> {
     publisher = localFanOut ?? missingTopic;
   }
   return { jobs, raw, publisher, leaseSeconds: config.leaseSeconds };
+}
+
+async function buildChangeStore(): Promise<ChangeStore> {
+  // The store module loads here, on first use, not when the function files load.
+  const [shared, { TableChangeStore }] = await Promise.all([getStorage(), import('./store/tableChangeStore.js')]);
+  return new TableChangeStore({
+    changes: shared.table(shared.names.changes),
+    rows: shared.table(shared.names.rows),
+    tables: shared.table(shared.names.tables),
+  });
+}
+
+async function buildDeliveryDeps(): Promise<DeliveryDeps> {
+  const config = getConfig();
+  const [shared, { TableSubscriptionStore }, { TableDeliveryLog }, { HttpCallbackSender }] = await Promise.all([
+    getStorage(),
+    import('./store/tableSubscriptionStore.js'),
+    import('./store/tableDeliveryLog.js'),
+    import('./subscriptions/callbackSender.js'),
+  ]);
+  return {
+    subscriptions: new TableSubscriptionStore(shared.table(shared.names.subscriptions)),
+    deliveries: new TableDeliveryLog(shared.table(shared.names.deliveries)),
+    sender: new HttpCallbackSender({ localMode: config.localMode }),
+    unhealthyAfter: config.delivery.unhealthyAfter,
+    timeoutMs: config.delivery.timeoutSeconds * 1000,
+    localMode: config.localMode,
+  };
 }
 
 /** Without a topic (and outside the local host) nothing can be published: keep the messages until one is set. */

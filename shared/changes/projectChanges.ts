@@ -1,31 +1,13 @@
 import { PermanentError, TransientError } from '../errors.js';
-import { RowTooLargeError, type StoredRow } from '../store/tableChangeStore.js';
-import { applyEvent, type RowState } from './rowState.js';
+import type { Logger } from '../logger.js';
+import { RowTooLargeError } from './errors.js';
+import { applyEvent } from './rowState.js';
 import { toChange } from './toChange.js';
-import type { ChangeReader, ChangeRecord } from './types.js';
-
-/** The projection's write path (implemented by `TableChangeStore`). */
-export interface ChangeWriter {
-  /** Adds a change to the log; idempotent per event. */
-  append(change: ChangeRecord): Promise<void>;
-  /** Records that an event for the table was projected (cheap when recently noted). */
-  noteTable(name: string, at?: Date): Promise<void>;
-  readRow(table: string, id: string): Promise<StoredRow | undefined>;
-  /** Insert without `etag`, conditional replace with it; `false` when another writer won (re-read and retry). */
-  writeRow(table: string, id: string, state: RowState, etag?: string): Promise<boolean>;
-}
-
-/** What the projection reads and writes. */
-export type ChangeStore = ChangeReader & ChangeWriter;
-
-/** Where log lines go; an InvocationContext fits. */
-export interface ProjectLogger {
-  warn(...args: unknown[]): void;
-}
+import type { ChangeWriter } from './types.js';
 
 export interface ProjectDeps {
   store: ChangeWriter;
-  log?: ProjectLogger;
+  log?: Pick<Logger, 'warn'>;
   now?: () => Date;
   /** Read-merge-write attempts on a contended row before giving up for now (default 10). */
   maxAttempts?: number;

@@ -1,3 +1,5 @@
+import type { RowState } from './rowState.js';
+
 /**
  * The change log and the latest-row snapshots kept by `projectChanges` (one of the Event Grid subscribers), and read
  * by the connector's `changes`, `rows` and `tables` operations.
@@ -84,3 +86,28 @@ export interface ChangeReader {
   /** Every table seen so far, by name. */
   listTables(): Promise<TableInfo[]>;
 }
+
+/** A row's merged state and the ETag to condition the next write on. */
+export interface StoredRow {
+  state: RowState;
+  etag: string;
+}
+
+/** The projection's write path. */
+export interface ChangeWriter {
+  /** Adds a change to the log; idempotent per event. */
+  append(change: ChangeRecord): Promise<void>;
+  /** Records that an event for the table was projected (cheap when recently noted). */
+  noteTable(name: string, at?: Date): Promise<void>;
+  /** A row's stored state and ETag, or `undefined` when no event for it was projected yet. */
+  readRow(table: string, id: string): Promise<StoredRow | undefined>;
+  /**
+   * Insert without `etag`, conditional replace with it; `false` when another writer won (re-read and retry).
+   *
+   * @throws {RowTooLargeError} when the state does not fit what the store holds for one row.
+   */
+  writeRow(table: string, id: string, state: RowState, etag?: string): Promise<boolean>;
+}
+
+/** The change-store port: what the projection writes and the connector reads (implemented by `TableChangeStore`). */
+export type ChangeStore = ChangeReader & ChangeWriter;

@@ -1,6 +1,6 @@
 import type { ChangeReader } from '../changes/types.js';
 import { LOGICAL_NAME } from '../dataverse/names.js';
-import { InvalidContinuationError } from '../store/errors.js';
+import { InvalidContinuationError } from '../errors.js';
 import { pageResponse, readPageQuery } from './paging.js';
 import { type ApiResponse, apiError } from './responses.js';
 

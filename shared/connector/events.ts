@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { GUID, LOGICAL_NAME, MESSAGE_NAME } from '../dataverse/names.js';
+import { eventIdFor } from '../events/eventId.js';
 import { type IngestDeps, ingest } from '../pipeline/ingest.js';
-import { eventIdFor } from '../pipeline/jobKey.js';
 import { retryAfter } from '../pipeline/webhook.js';
 import { type ApiResponse, apiError } from './responses.js';
 

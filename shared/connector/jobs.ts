@@ -1,5 +1,5 @@
+import { InvalidContinuationError } from '../errors.js';
 import type { JobRecord, JobStatus, JobStore, RawRef } from '../pipeline/jobs.js';
-import { InvalidContinuationError } from '../store/errors.js';
 import { pageResponse, readPageQuery } from './paging.js';
 import { type ApiResponse, apiError } from './responses.js';
 

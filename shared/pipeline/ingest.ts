@@ -9,19 +9,14 @@ import {
 } from '../dataverse/transport.js';
 import type { NormalizedContext } from '../dataverse/types.js';
 import { EventTooLargeError } from '../events/errors.js';
+import { eventIdFor } from '../events/eventId.js';
 import { packEvents } from '../events/pack.js';
 import { toCloudEvent } from '../events/toCloudEvent.js';
 import { type BridgeEvent, EVENT_GRID_LIMITS, type EventPublisher, type PublishLimits } from '../events/types.js';
+import type { Logger } from '../logger.js';
 import { bodyBytes, type InboundMessage } from './inbound.js';
-import { eventIdFor, jobKeyForBytes, jobKeyForContext } from './jobKey.js';
+import { jobKeyForBytes, jobKeyForContext } from './jobKey.js';
 import type { JobError, JobRecord, JobStore, NewJob, RawRef, RawStore } from './jobs.js';
-
-/** Where log lines go; an InvocationContext fits. */
-export interface Logger {
-  log(...args: unknown[]): void;
-  warn(...args: unknown[]): void;
-  error(...args: unknown[]): void;
-}
 
 /** What the pipeline needs: the job and raw stores, a publisher, and its tuning. */
 export interface IngestDeps {

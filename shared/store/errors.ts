@@ -1,4 +1,4 @@
-import { PermanentError, TransientError } from '../errors.js';
+import { InvalidContinuationError, TransientError } from '../errors.js';
 
 /**
  * Storage could not be reached, timed out, or answered 5xx, 408 or 429. The invocation fails so the trigger
@@ -94,15 +94,6 @@ function unavailableReason(error: unknown, depth = 0): string | undefined {
 export function toStorageError(error: unknown, operation: string, resource: string): unknown {
   if (error instanceof StorageUnavailableError) return error;
   return unavailableReason(error) === undefined ? error : new StorageUnavailableError(operation, resource, error);
-}
-
-/** A continuation token that is not one a store handed out. */
-export class InvalidContinuationError extends PermanentError {
-  override readonly name = 'InvalidContinuationError';
-  readonly code = 'InvalidContinuation';
-  constructor() {
-    super('The continuation token is not one this API returned. Use the nextLink as given, or start again without it.');
-  }
 }
 
 /**

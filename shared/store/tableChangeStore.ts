@@ -1,8 +1,9 @@
 import type { TableClient, TableEntityResultPage } from '@azure/data-tables';
-import { type RowState, toSnapshot } from '../changes/rowState.js';
+import { ChangeStoreBase } from '../changes/changeStore.js';
+import { RowTooLargeError } from '../changes/errors.js';
+import type { RowState } from '../changes/rowState.js';
 import { canonicalRowId } from '../changes/toChange.js';
-import type { ChangePage, ChangeQuery, ChangeReader, ChangeRecord, RowSnapshot, TableInfo } from '../changes/types.js';
-import { PermanentError } from '../errors.js';
+import type { ChangePage, ChangeQuery, ChangeRecord, ChangeStore, StoredRow, TableInfo } from '../changes/types.js';
 import { checkContinuation, statusOf, toStorageError } from './errors.js';
 
 /**
@@ -10,12 +11,6 @@ import { checkContinuation, statusOf, toStorageError } from './errors.js';
  * were too large for one Table entity.
  */
 export type StoredChange = ChangeRecord & { attributesTruncated?: true };
-
-/** A row's merged state and the ETag to condition the next write on. */
-export interface StoredRow {
-  state: RowState;
-  etag: string;
-}
 
 /** Where {@link TableChangeStore} keeps things: each a client, or a function yielding one (see `openStorage`). */
 export interface ChangeTables {
@@ -25,18 +20,6 @@ export interface ChangeTables {
   rows: TableClient | (() => Promise<TableClient>);
   /** The tables seen. */
   tables: TableClient | (() => Promise<TableClient>);
-}
-
-/** A row's merged state no longer fits one Table entity (about 900 KB of JSON). */
-export class RowTooLargeError extends PermanentError {
-  override readonly name = 'RowTooLargeError';
-  readonly code = 'RowTooLarge';
-  constructor(table: string, id: string, chars: number) {
-    super(
-      `The snapshot of ${table}/${id} would take ${chars} characters, more than a Table entity holds (${MAX_JSON_CHARS}); ` +
-        'it was not updated. Its change log is complete.',
-    );
-  }
 }
 
 const DEFAULT_TOP = 50;
@@ -73,7 +56,7 @@ const DEFAULT_NOTE_INTERVAL_MS = 60_000;
  * await store.append(change);
  * const { changes, continuation } = await store.listChanges('account', { top: 100 });
  */
-export class TableChangeStore implements ChangeReader {
+export class TableChangeStore extends ChangeStoreBase implements ChangeStore {
   private readonly changes: () => Promise<TableClient>;
   private readonly rows: () => Promise<TableClient>;
   private readonly tables: () => Promise<TableClient>;
@@ -85,6 +68,7 @@ export class TableChangeStore implements ChangeReader {
    * @param options.noteIntervalMs - How long `noteTable` skips a table it has already noted (default one minute).
    */
   constructor(tables: ChangeTables, options: { noteIntervalMs?: number } = {}) {
+    super();
     const lazy = (client: TableClient | (() => Promise<TableClient>)) =>
       typeof client === 'function' ? client : async () => client;
     this.changes = lazy(tables.changes);
@@ -94,7 +78,7 @@ export class TableChangeStore implements ChangeReader {
   }
 
   /** Adds a change to the log. Idempotent: the key is derived from the event, so a repeat replaces it with itself. */
-  async append(change: ChangeRecord): Promise<void> {
+  override async append(change: ChangeRecord): Promise<void> {
     const client = await this.changes();
     try {
       await client.upsertEntity(toChangeEntity(change), 'Replace');
@@ -104,7 +88,7 @@ export class TableChangeStore implements ChangeReader {
   }
 
   /** A row's stored state and ETag, or `undefined` when no event for it was projected yet. */
-  async readRow(table: string, id: string): Promise<StoredRow | undefined> {
+  override async readRow(table: string, id: string): Promise<StoredRow | undefined> {
     const client = await this.rows();
     try {
       const entity = await client.getEntity<Record<string, unknown>>(key(table), key(canonicalRowId(id)));
@@ -121,11 +105,11 @@ export class TableChangeStore implements ChangeReader {
    *
    * @throws {RowTooLargeError} when the state does not fit one entity.
    */
-  async writeRow(table: string, id: string, state: RowState, etag?: string): Promise<boolean> {
+  override async writeRow(table: string, id: string, state: RowState, etag?: string): Promise<boolean> {
     const client = await this.rows();
     const rowId = canonicalRowId(id);
     const json = JSON.stringify(state);
-    if (json.length > MAX_JSON_CHARS) throw new RowTooLargeError(table, rowId, json.length);
+    if (json.length > MAX_JSON_CHARS) throw new RowTooLargeError(table, rowId, json.length, MAX_JSON_CHARS);
     const entity = { partitionKey: key(table), rowKey: key(rowId), ...chunks(json) };
     try {
       if (etag === undefined) await client.createEntity(entity);
@@ -142,7 +126,7 @@ export class TableChangeStore implements ChangeReader {
    * Records that an event for `name` was projected at `at`. Costs a round trip the first time this process sees the
    * table, and then at most once per interval (so `lastSeenAt` stays current to within it).
    */
-  async noteTable(name: string, at: Date = new Date()): Promise<void> {
+  override async noteTable(name: string, at: Date = new Date()): Promise<void> {
     const last = this.noted.get(name);
     if (last !== undefined && at.getTime() - last < this.noteIntervalMs) return;
     // Claimed before the write, so concurrent events of one table make one request; forgotten if it fails.
@@ -166,7 +150,7 @@ export class TableChangeStore implements ChangeReader {
    *
    * @throws {InvalidContinuationError} for a token that is not one this method returned.
    */
-  async listChanges(table: string, query: ChangeQuery): Promise<ChangePage> {
+  override async listChanges(table: string, query: ChangeQuery): Promise<ChangePage> {
     const client = await this.changes();
     const partition = key(table);
     if (query.continuation !== undefined) checkContinuation(query.continuation);
@@ -192,13 +176,8 @@ export class TableChangeStore implements ChangeReader {
     }
   }
 
-  async getRow(table: string, id: string): Promise<RowSnapshot | undefined> {
-    const row = await this.readRow(table, id);
-    return row === undefined ? undefined : toSnapshot(table, canonicalRowId(id), row.state);
-  }
-
   /** Every table noted so far, by name. */
-  async listTables(): Promise<TableInfo[]> {
+  override async listTables(): Promise<TableInfo[]> {
     const client = await this.tables();
     const { odata } = await import('@azure/data-tables');
     const tables: TableInfo[] = [];

@@ -2,12 +2,13 @@ import { randomBytes } from 'node:crypto';
 import { TableClient } from '@azure/data-tables';
 import { InvocationContext } from '@azure/functions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ChangeStore, projectChange, RowContentionError } from '../../shared/changes/projectChanges.js';
-import type { ChangeRecord, RowSnapshot } from '../../shared/changes/types.js';
+import { projectChange, RowContentionError } from '../../shared/changes/projectChanges.js';
+import type { ChangeRecord, ChangeStore, RowSnapshot } from '../../shared/changes/types.js';
 import { readContext } from '../../shared/dataverse/index.js';
+import { eventIdFor } from '../../shared/events/eventId.js';
 import { toCloudEvent } from '../../shared/events/toCloudEvent.js';
 import type { BridgeEvent } from '../../shared/events/types.js';
-import { eventIdFor, jobKeyForContext } from '../../shared/pipeline/jobKey.js';
+import { jobKeyForContext } from '../../shared/pipeline/jobKey.js';
 import { openStorage } from '../../shared/store/connect.js';
 import { StorageUnavailableError } from '../../shared/store/errors.js';
 import { TableChangeStore } from '../../shared/store/tableChangeStore.js';
@@ -343,7 +344,7 @@ describe('the projectChanges function, called the way the Event Grid trigger cal
     process.env.DATAVERSE_QUEUE_NAME = 'dataverse';
     process.env.BRIDGE_STORAGE_PREFIX = `f${randomBytes(5).toString('hex')}`;
     const { projectChanges } = await import('../../functions/projectChanges.js');
-    const { getChangeStore, setChangeStore } = await import('../../shared/changes/runtime.js');
+    const { getChangeStore, setChangeStore } = await import('../../shared/runtime.js');
     try {
       const warnings: string[] = [];
       const context = new InvocationContext({

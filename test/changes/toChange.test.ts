@@ -3,9 +3,10 @@ import { canonicalRowId, toChange, UnprojectableEventError } from '../../shared/
 import { readContext } from '../../shared/dataverse/index.js';
 import type { NormalizedContext } from '../../shared/dataverse/types.js';
 import { PermanentError } from '../../shared/errors.js';
+import { eventIdFor } from '../../shared/events/eventId.js';
 import { toCloudEvent } from '../../shared/events/toCloudEvent.js';
 import type { BridgeEvent } from '../../shared/events/types.js';
-import { eventIdFor, jobKeyForContext } from '../../shared/pipeline/jobKey.js';
+import { jobKeyForContext } from '../../shared/pipeline/jobKey.js';
 import {
   dataContractJson,
   kv,

@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { readContext } from '../../shared/dataverse/index.js';
+import { eventIdFor } from '../../shared/events/eventId.js';
 import type { InboundMessage } from '../../shared/pipeline/inbound.js';
 import { ingest } from '../../shared/pipeline/ingest.js';
-import { eventIdFor } from '../../shared/pipeline/jobKey.js';
 import type { JobRecord, JobStore } from '../../shared/pipeline/jobs.js';
 import { StorageUnavailableError } from '../../shared/store/errors.js';
 import { type Azurite, startAzurite } from '../helpers/azurite.js';

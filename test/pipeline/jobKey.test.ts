@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { readContext } from '../../shared/dataverse/index.js';
-import { eventIdFor, jobKeyForBytes, jobKeyForContext } from '../../shared/pipeline/jobKey.js';
+import { eventIdFor } from '../../shared/events/eventId.js';
+import { jobKeyForBytes, jobKeyForContext } from '../../shared/pipeline/jobKey.js';
 import { rawContext } from '../helpers/contexts.js';
 import { contextBytes } from '../helpers/fixtures.js';
 
