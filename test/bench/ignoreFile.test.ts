@@ -77,4 +77,19 @@ describe('parseIgnoreFile + isIgnored (gitignore syntax, as azd reads .funcignor
       expect(isIgnored(rules, path, isDirectory), path).toBe(true);
     }
   });
+
+  it("leaves the dev tooling (tools/, compiled to dist/tools/) out of the package, with the repository's .funcignore", () => {
+    const rules = parseIgnoreFile(readFileSync(join(REPO_ROOT, '.funcignore'), 'utf8'));
+    for (const [path, isDirectory] of [
+      ['tools', true],
+      ['dist/tools', true],
+      ['dist/tools/cli/main.js', false],
+      ['dist/tools/localhost/server.js', false],
+    ] as const) {
+      expect(isIgnored(rules, path, isDirectory), path).toBe(true);
+    }
+    for (const path of ['dist/shared/runtime.js', 'dist/shared/connector/openapi.js']) {
+      expect(isIgnored(rules, path, false), path).toBe(false);
+    }
+  });
 });
