@@ -9,7 +9,7 @@ import { toCloudEvent } from '../../shared/events/toCloudEvent.js';
 import { type IngestDeps, ingest } from '../../shared/pipeline/ingest.js';
 import { jobKeyForContext } from '../../shared/pipeline/jobKey.js';
 import { createStores } from '../../shared/store/connect.js';
-import { startAzurite } from '../helpers/azurite.js';
+import { startAzurite } from '../../tools/localhost/azurite.js';
 import { startEventGridReceiver } from '../helpers/eventGridReceiver.js';
 import { distinctContexts, queueMessage, TOPIC_KEY } from '../helpers/pipeline.js';
 import { startCountingProxy } from './countingProxy.js';

@@ -8,7 +8,7 @@ import { toCloudEvent } from '../../shared/events/toCloudEvent.js';
 import { jobKeyForContext } from '../../shared/pipeline/jobKey.js';
 import { openStorage } from '../../shared/store/connect.js';
 import { TableChangeStore } from '../../shared/store/tableChangeStore.js';
-import { startAzurite } from '../helpers/azurite.js';
+import { startAzurite } from '../../tools/localhost/azurite.js';
 import { seededRandom } from '../helpers/pipeline.js';
 import { buildItems } from '../soak/workload.js';
 import { startCountingProxy } from './countingProxy.js';

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { TableClient } from '@azure/data-tables';
 import { InvocationContext } from '@azure/functions';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { projectChange, RowContentionError } from '../../shared/changes/projectChanges.js';
 import type { ChangeRecord, ChangeStore, RowSnapshot } from '../../shared/changes/types.js';
 import { readContext } from '../../shared/dataverse/index.js';
@@ -13,20 +13,12 @@ import { openStorage } from '../../shared/store/connect.js';
 import { StorageUnavailableError } from '../../shared/store/errors.js';
 import { TableChangeStore } from '../../shared/store/tableChangeStore.js';
 import { startCountingProxy } from '../bench/countingProxy.js';
-import { type Azurite, startAzurite } from '../helpers/azurite.js';
+import { testAzurite } from '../helpers/azurite.js';
 import { dataContractJson, entity, kv, ROW_ID, rawContext, reference, typed } from '../helpers/contexts.js';
 import { contextBytes, contextNames } from '../helpers/fixtures.js';
 import { seededRandom, shuffled } from '../helpers/pipeline.js';
 
-let azurite: Azurite;
-
-beforeAll(async () => {
-  azurite = await startAzurite();
-});
-
-afterAll(async () => {
-  await azurite?.stop();
-});
+const azurite = testAzurite();
 
 const RECEIVED = new Date('2026-01-02T03:04:05.000Z');
 

@@ -1,13 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { TableClient } from '@azure/data-tables';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { applyEvent } from '../../shared/changes/rowState.js';
 import type { ChangeRecord, RowSnapshot } from '../../shared/changes/types.js';
 import { getRow, listChanges, listTables } from '../../shared/connector/changes.js';
 import { TableChangeStore } from '../../shared/store/tableChangeStore.js';
-import { type Azurite, startAzurite } from '../helpers/azurite.js';
+import { testAzurite } from '../helpers/azurite.js';
 
-let azurite: Azurite;
+const azurite = testAzurite();
 let store: TableChangeStore;
 
 const ROW = '6d81597f-0f9f-e711-8122-000d3aa2331c';
@@ -33,7 +33,6 @@ function change(i: number, table = 'account'): ChangeRecord {
 }
 
 beforeAll(async () => {
-  azurite = await startAzurite();
   const prefix = `k${randomBytes(5).toString('hex')}`;
   const open = async (name: string) => {
     const client = TableClient.fromConnectionString(azurite.connectionString, `${prefix}${name}`, {
@@ -60,10 +59,6 @@ beforeAll(async () => {
     formattedValues: {},
   });
   await store.writeRow('account', ROW, state);
-});
-
-afterAll(async () => {
-  await azurite?.stop();
 });
 
 type ErrorBody = { error: { code: string; message: string; target?: string } };

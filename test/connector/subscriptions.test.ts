@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { TableClient } from '@azure/data-tables';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   createSubscription,
   deleteSubscription,
@@ -8,17 +8,9 @@ import {
   type SubscriptionView,
 } from '../../shared/connector/subscriptions.js';
 import { TableSubscriptionStore } from '../../shared/store/tableSubscriptionStore.js';
-import { type Azurite, startAzurite } from '../helpers/azurite.js';
+import { testAzurite } from '../helpers/azurite.js';
 
-let azurite: Azurite;
-
-beforeAll(async () => {
-  azurite = await startAzurite();
-});
-
-afterAll(async () => {
-  await azurite?.stop();
-});
+const azurite = testAzurite();
 
 async function freshStore(): Promise<TableSubscriptionStore> {
   const client = TableClient.fromConnectionString(azurite.connectionString, `csub${randomBytes(6).toString('hex')}`, {

@@ -2,11 +2,11 @@ import { HttpRequest, InvocationContext } from '@azure/functions';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { RetryLaterError } from '../../shared/pipeline/errors.js';
 import { setIngestDeps } from '../../shared/runtime.js';
-import { type Azurite, startAzurite } from '../helpers/azurite.js';
+import { testAzurite } from '../helpers/azurite.js';
 import { contextBytes, rawContext } from '../helpers/fixtures.js';
 import { distinctContexts, ORGANIZATION_PROPERTY, type PipelineHarness, startPipeline } from '../helpers/pipeline.js';
 
-let azurite: Azurite;
+const azurite = testAzurite();
 let harness: PipelineHarness;
 let functions: {
   dataverseQueue: typeof import('../../functions/dataverseQueue.js').dataverseQueue;
@@ -14,7 +14,6 @@ let functions: {
 };
 
 beforeAll(async () => {
-  azurite = await startAzurite();
   // The function files validate the settings when they load, as they do under the Functions host.
   process.env.AzureWebJobsStorage = azurite.connectionString;
   process.env.DATAVERSE_QUEUE_NAME = 'dataverse';
@@ -25,7 +24,6 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   setIngestDeps(undefined);
-  await azurite?.stop();
 });
 afterEach(async () => {
   await harness?.stop();

@@ -5,7 +5,7 @@ import type { InboundMessage } from '../../shared/pipeline/inbound.js';
 import { type IngestDeps, type IngestResult, ingest } from '../../shared/pipeline/ingest.js';
 import type { JobStore, RawStore } from '../../shared/pipeline/jobs.js';
 import { createStores } from '../../shared/store/connect.js';
-import type { Azurite } from './azurite.js';
+import type { TestAzurite } from './azurite.js';
 import { dataContractJson } from './contexts.js';
 import { startEventGridReceiver } from './eventGridReceiver.js';
 import { contextNames, rawContext } from './fixtures.js';
@@ -29,7 +29,7 @@ export interface PipelineHarness {
  * real Event Grid client posting to a local receiver.
  */
 export async function startPipeline(
-  azurite: Azurite,
+  azurite: TestAzurite,
   options: {
     fault?: Fault;
     limits?: PublishLimits;

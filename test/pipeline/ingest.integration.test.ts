@@ -1,12 +1,12 @@
 import { createHash } from 'node:crypto';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { readContext } from '../../shared/dataverse/index.js';
 import { eventIdFor } from '../../shared/events/eventId.js';
 import type { InboundMessage } from '../../shared/pipeline/inbound.js';
 import { ingest } from '../../shared/pipeline/ingest.js';
 import type { JobRecord, JobStore } from '../../shared/pipeline/jobs.js';
 import { StorageUnavailableError } from '../../shared/store/errors.js';
-import { type Azurite, startAzurite } from '../helpers/azurite.js';
+import { testAzurite } from '../helpers/azurite.js';
 import { dataContractJson } from '../helpers/contexts.js';
 import { contextBytes, contextNames, rawContext } from '../helpers/fixtures.js';
 import {
@@ -19,15 +19,9 @@ import {
   startPipeline,
 } from '../helpers/pipeline.js';
 
-let azurite: Azurite;
+const azurite = testAzurite();
 let harness: PipelineHarness | undefined;
 
-beforeAll(async () => {
-  azurite = await startAzurite();
-});
-afterAll(async () => {
-  await azurite?.stop();
-});
 afterEach(async () => {
   await harness?.stop();
   harness = undefined;

@@ -1,19 +1,11 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { BlobRawStore } from '../../shared/store/blobRawStore.js';
 import { StorageUnavailableError } from '../../shared/store/errors.js';
-import { type Azurite, startAzurite, unreachableConnectionString } from '../helpers/azurite.js';
+import { testAzurite, unreachableConnectionString } from '../helpers/azurite.js';
 
-let azurite: Azurite;
-
-beforeAll(async () => {
-  azurite = await startAzurite();
-});
-
-afterAll(async () => {
-  await azurite?.stop();
-});
+const azurite = testAzurite();
 
 /** A store over a fresh container, so tests never see each other's blobs. */
 async function freshStore(): Promise<{ store: BlobRawStore; container: ContainerClient }> {

@@ -1,22 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import { TableClient, TableServiceClient } from '@azure/data-tables';
 import { BlobServiceClient, ContainerClient } from '@azure/storage-blob';
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { StorageSettings } from '../../shared/config.js';
 import type { NewJob } from '../../shared/pipeline/jobs.js';
 import { createStores, openContainerClient, openTableClient, storageNames } from '../../shared/store/connect.js';
 import { StorageUnavailableError } from '../../shared/store/errors.js';
-import { type Azurite, startAzurite } from '../helpers/azurite.js';
+import { testAzurite } from '../helpers/azurite.js';
 
-let azurite: Azurite;
-
-beforeAll(async () => {
-  azurite = await startAzurite();
-});
-
-afterAll(async () => {
-  await azurite?.stop();
-});
+const azurite = testAzurite();
 
 afterEach(() => {
   vi.restoreAllMocks();

@@ -1,23 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import { TableClient } from '@azure/data-tables';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { RowTooLargeError } from '../../shared/changes/errors.js';
 import { applyEvent, type RowState } from '../../shared/changes/rowState.js';
 import type { ChangeRecord } from '../../shared/changes/types.js';
 import { InvalidContinuationError } from '../../shared/errors.js';
 import { StorageUnavailableError } from '../../shared/store/errors.js';
 import { TableChangeStore } from '../../shared/store/tableChangeStore.js';
-import { type Azurite, startAzurite, unreachableConnectionString } from '../helpers/azurite.js';
+import { testAzurite, unreachableConnectionString } from '../helpers/azurite.js';
 
-let azurite: Azurite;
-
-beforeAll(async () => {
-  azurite = await startAzurite();
-});
-
-afterAll(async () => {
-  await azurite?.stop();
-});
+const azurite = testAzurite();
 
 interface Fresh {
   store: TableChangeStore;

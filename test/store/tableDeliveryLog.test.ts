@@ -1,18 +1,10 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { TableClient } from '@azure/data-tables';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { TableDeliveryLog } from '../../shared/store/tableDeliveryLog.js';
-import { type Azurite, startAzurite } from '../helpers/azurite.js';
+import { testAzurite } from '../helpers/azurite.js';
 
-let azurite: Azurite;
-
-beforeAll(async () => {
-  azurite = await startAzurite();
-});
-
-afterAll(async () => {
-  await azurite?.stop();
-});
+const azurite = testAzurite();
 
 async function freshLog(): Promise<{ log: TableDeliveryLog; client: TableClient }> {
   const client = TableClient.fromConnectionString(azurite.connectionString, `dlv${randomBytes(6).toString('hex')}`, {

@@ -2,22 +2,14 @@ import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { TableClient } from '@azure/data-tables';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { TransientError } from '../../shared/errors.js';
 import type { JobError, JobRecord, NewJob, RawRef } from '../../shared/pipeline/jobs.js';
 import { StorageUnavailableError } from '../../shared/store/errors.js';
 import { TableJobStore } from '../../shared/store/tableJobStore.js';
-import { type Azurite, startAzurite, unreachableConnectionString } from '../helpers/azurite.js';
+import { testAzurite, unreachableConnectionString } from '../helpers/azurite.js';
 
-let azurite: Azurite;
-
-beforeAll(async () => {
-  azurite = await startAzurite();
-});
-
-afterAll(async () => {
-  await azurite?.stop();
-});
+const azurite = testAzurite();
 
 /** A store over a fresh table, so tests never see each other's jobs. */
 async function freshStore(): Promise<{ store: TableJobStore; client: TableClient }> {

@@ -1,20 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { TableClient } from '@azure/data-tables';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { StorageUnavailableError } from '../../shared/store/errors.js';
 import { TableSubscriptionStore } from '../../shared/store/tableSubscriptionStore.js';
 import type { DeliveryError, NewSubscription } from '../../shared/subscriptions/types.js';
-import { type Azurite, startAzurite, unreachableConnectionString } from '../helpers/azurite.js';
+import { testAzurite, unreachableConnectionString } from '../helpers/azurite.js';
 
-let azurite: Azurite;
-
-beforeAll(async () => {
-  azurite = await startAzurite();
-});
-
-afterAll(async () => {
-  await azurite?.stop();
-});
+const azurite = testAzurite();
 
 /** A store over a fresh table, so tests never see each other's subscriptions. */
 async function freshStore(): Promise<{ store: TableSubscriptionStore; client: TableClient }> {

@@ -1,7 +1,7 @@
 import { createHmac, randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { readContext } from '../../shared/dataverse/index.js';
 import type { NormalizedContext } from '../../shared/dataverse/types.js';
 import { TransientError } from '../../shared/errors.js';
@@ -17,19 +17,11 @@ import { HttpCallbackSender } from '../../shared/subscriptions/callbackSender.js
 import { type DeliveryDeps, DeliveryFailedError, deliverEvent } from '../../shared/subscriptions/deliver.js';
 import { verifySignature } from '../../shared/subscriptions/signature.js';
 import type { NewSubscription, SubscriptionFilters } from '../../shared/subscriptions/types.js';
-import { type Azurite, startAzurite } from '../helpers/azurite.js';
+import { testAzurite } from '../helpers/azurite.js';
 import { entity, kv, ROW_ID, rawContext, typed } from '../helpers/contexts.js';
 import { contextBytes } from '../helpers/fixtures.js';
 
-let azurite: Azurite;
-
-beforeAll(async () => {
-  azurite = await startAzurite();
-});
-
-afterAll(async () => {
-  await azurite?.stop();
-});
+const azurite = testAzurite();
 
 interface Delivery {
   headers: IncomingMessage['headers'];
