@@ -1,8 +1,8 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { GUID, LOGICAL_NAME, MESSAGE_NAME } from '../dataverse/names.js';
 import { eventIdFor } from '../events/eventId.js';
 import { type IngestDeps, ingest } from '../pipeline/ingest.js';
-import { retryAfter } from '../pipeline/webhook.js';
+import { outcomeResponse } from '../pipeline/outcomeResponse.js';
+import { checkShape } from './requests.js';
 import { type ApiResponse, apiError } from './responses.js';
 
 /** The body of `POST /api/events`. */
@@ -64,54 +64,24 @@ export async function publishEvent(request: PublishEventRequest, deps: IngestDep
   const [outcome] = (await ingest([{ body, source: 'api', transport: { contentType: 'application/json' } }], deps))
     .outcomes;
   if (!outcome) throw new Error('ingest returned no outcome for an on-demand event');
-  switch (outcome.status) {
-    case 'published':
-    case 'duplicate': {
-      const result: PublishResult = {
-        jobId: outcome.jobId,
-        eventId: outcome.eventId ?? eventIdFor(outcome.jobId),
-        status: outcome.status,
-      };
-      return { status: 202, jsonBody: result };
-    }
-    case 'rejected':
-      return apiError(
-        400,
-        outcome.error?.code ?? 'Rejected',
-        outcome.error?.message ?? 'The event was rejected.',
-        outcome.error?.path,
-      );
-    default: {
-      const response = apiError(
-        503,
-        'RetryLater',
-        `The event could not be published yet (${outcome.error?.message ?? outcome.status}); try again. Job ${outcome.jobId} records it.`,
-      );
-      return { ...response, headers: { 'Retry-After': retryAfter(outcome, deps.leaseSeconds) } };
-    }
-  }
+  return outcomeResponse(outcome, deps.leaseSeconds, {
+    accepted: 202,
+    noun: 'event',
+    jobIdInErrors: false,
+    retryError: ({ jobId, status, error }) => ({
+      code: 'RetryLater',
+      message: `The event could not be published yet (${error?.message ?? status}); try again. Job ${jobId} records it.`,
+    }),
+  });
 }
 
+/**
+ * The schema (`PublishEventRequest`) owns the shape: required fields, patterns, unknown fields. What it cannot say in
+ * Swagger 2.0 is checked here: that each column value is a string, number, boolean or null.
+ */
 function validate(request: PublishEventRequest): ApiResponse | undefined {
-  if (!LOGICAL_NAME.test(request.table)) {
-    return apiError(
-      400,
-      'InvalidBody',
-      'table must be a table logical name such as account (letters, digits, _).',
-      'table',
-    );
-  }
-  if (!GUID.test(request.rowId)) {
-    return apiError(
-      400,
-      'InvalidBody',
-      'rowId must be a row id: a GUID such as 6d81597f-0f9f-e711-8122-000d3aa2331c.',
-      'rowId',
-    );
-  }
-  if (!MESSAGE_NAME.test(request.message)) {
-    return apiError(400, 'InvalidBody', 'message must be a message name such as Update or new_MyCustomApi.', 'message');
-  }
+  const problem = checkShape('PublishEventRequest', request);
+  if (problem) return apiError(400, 'InvalidBody', problem.message, problem.target);
   for (const [name, value] of Object.entries(request.attributes ?? {})) {
     if (value !== null && !['string', 'number', 'boolean'].includes(typeof value)) {
       return apiError(

@@ -1,5 +1,5 @@
 import { InvalidContinuationError } from '../errors.js';
-import type { JobRecord, JobStatus, JobStore, RawRef } from '../pipeline/jobs.js';
+import { JOB_ID_PATTERN, type JobRecord, type JobStatus, type JobStore, type RawRef } from '../pipeline/jobs.js';
 import { pageResponse, readPageQuery } from './paging.js';
 import { type ApiResponse, apiError } from './responses.js';
 
@@ -44,7 +44,7 @@ export async function listJobs(url: URL, jobs: JobStore): Promise<ApiResponse> {
 
 /** `GET /api/jobs/{id}`: one job, or 404. */
 export async function getJob(id: string, jobs: JobStore): Promise<ApiResponse> {
-  if (!/^[0-9a-f]{32}$/.test(id))
+  if (!JOB_ID_PATTERN.test(id))
     return apiError(400, 'InvalidParameter', 'id must be a job id: 32 hexadecimal characters.', 'id');
   const job = await jobs.get(id);
   return job ? { status: 200, jsonBody: toJobView(job) } : apiError(404, 'NotFound', `No job ${id}.`, 'id');

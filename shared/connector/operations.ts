@@ -4,6 +4,7 @@
  * request bodies against the schemas it names. One list, so the routes, the definition and the validation cannot
  * drift apart.
  */
+import { JOB_ID_PATTERN } from '../pipeline/jobs.js';
 import {
   type DefinitionName,
   type DynamicValues,
@@ -96,8 +97,6 @@ export interface HttpTriggerOptions {
   authLevel: AuthLevel;
 }
 
-const JOB_ID_PATTERN = '^[0-9a-f]{32}$';
-
 const ok = (description: string, schema: Schema): ResponseDeclaration => ({ description, schema });
 const problem = (description: string): ResponseDeclaration => ({ description, schema: ref('Error') });
 const UNEXPECTED: ResponseDeclaration = { description: 'An unexpected error.' };
@@ -169,7 +168,7 @@ const CONTINUATION = queryParameter(
   'internal',
 );
 const JOB_ID = pathParameter('id', 'Job ID', 'The id of the job: 32 hexadecimal characters.', {
-  pattern: JOB_ID_PATTERN,
+  pattern: JOB_ID_PATTERN.source,
 });
 
 const DECLARATIONS: { [K in OperationName]: Omit<OperationDeclaration, 'name'> } = {
@@ -392,7 +391,7 @@ const DECLARATIONS: { [K in OperationName]: Omit<OperationDeclaration, 'name'> }
     visibility: 'internal',
     parameters: [
       pathParameter('id', 'Subscription ID', 'The id of the subscription: 32 hexadecimal characters.', {
-        pattern: JOB_ID_PATTERN,
+        pattern: JOB_ID_PATTERN.source,
       }),
       // Required, and not internal: an internal required parameter would need a default, and there is none.
       {

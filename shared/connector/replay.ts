@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { TransportInfo } from '../dataverse/transport.js';
 import { type IngestDeps, ingest } from '../pipeline/ingest.js';
-import type { JobRecord } from '../pipeline/jobs.js';
+import { JOB_ID_PATTERN, type JobRecord } from '../pipeline/jobs.js';
 import { type ApiResponse, apiError } from './responses.js';
 
 /** What a replay did, as `POST /api/jobs/{id}/replay` answers it. */
@@ -25,7 +25,7 @@ const REPLAYABLE = new Set(['rejected', 'failed']);
  * await replayJob('0f3c…', deps); // { status: 200, jsonBody: { jobId: '0f3c…', status: 'published', eventId: '…' } }
  */
 export async function replayJob(id: string, deps: IngestDeps): Promise<ApiResponse> {
-  if (!/^[0-9a-f]{32}$/.test(id)) {
+  if (!JOB_ID_PATTERN.test(id)) {
     return apiError(400, 'InvalidParameter', 'id must be a job id: 32 hexadecimal characters.', 'id');
   }
   const job = await deps.jobs.get(id);

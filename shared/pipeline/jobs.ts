@@ -4,6 +4,9 @@
  * message, like Dataverse's System Jobs view but for our side.
  */
 
+/** A job id (the dedupe key, see `jobKeyForContext`): 32 lower-case hexadecimal characters. */
+export const JOB_ID_PATTERN = /^[0-9a-f]{32}$/;
+
 /** `received`: being processed (or was, by an invocation that died); `failed`: the last attempt hit a transient error. */
 export type JobStatus = 'received' | 'published' | 'rejected' | 'failed';
 

@@ -1,5 +1,6 @@
 import { type HeaderSource, headerValue } from '../dataverse/transport.js';
-import { type IngestDeps, type IngestOutcome, ingest } from './ingest.js';
+import { type IngestDeps, ingest } from './ingest.js';
+import { type OutcomeResponse, outcomeResponse } from './outcomeResponse.js';
 
 /** The parts of an HTTP request the webhook needs. */
 export interface WebhookRequest {
@@ -8,11 +9,7 @@ export interface WebhookRequest {
 }
 
 /** A plain HTTP response: the function file turns it into the Functions response type. */
-export interface WebhookResponse {
-  status: number;
-  headers?: Record<string, string>;
-  jsonBody: unknown;
-}
+export type WebhookResponse = OutcomeResponse;
 
 /**
  * Handles a Dataverse webhook post. It answers 2xx only once the context is durably handled (published, or already
@@ -34,40 +31,7 @@ export async function handleWebhook(request: WebhookRequest, deps: IngestDeps): 
     )
   ).outcomes;
   if (!outcome) throw new Error('ingest returned no outcome for the webhook message');
-  switch (outcome.status) {
-    case 'published':
-    case 'duplicate':
-      return { status: 200, jsonBody: { jobId: outcome.jobId, eventId: outcome.eventId, status: outcome.status } };
-    case 'rejected':
-      return {
-        status: 400,
-        jsonBody: {
-          error: {
-            code: outcome.error?.code ?? 'Rejected',
-            message: outcome.error?.message ?? 'The message was rejected.',
-            ...(outcome.error?.path ? { target: outcome.error.path } : {}),
-          },
-          jobId: outcome.jobId,
-        },
-      };
-    default:
-      return {
-        status: 503,
-        headers: { 'Retry-After': retryAfter(outcome, deps.leaseSeconds) },
-        jsonBody: {
-          error: { code: outcome.error?.code ?? 'RetryLater', message: outcome.error?.message ?? 'Try again later.' },
-          jobId: outcome.jobId,
-        },
-      };
-  }
-}
-
-/**
- * The `Retry-After` (seconds) for an outcome that must be retried: a context another delivery is publishing is worth
- * retrying once its lease can have run out; a transient failure soon.
- */
-export function retryAfter(outcome: IngestOutcome, leaseSeconds: number): string {
-  return outcome.status === 'busy' ? String(leaseSeconds) : '5';
+  return outcomeResponse(outcome, deps.leaseSeconds, { accepted: 200, noun: 'message', jobIdInErrors: true });
 }
 
 function correlation(headers: HeaderSource): { messageId?: string } {

@@ -14,7 +14,7 @@ import type { RunningHost } from '../helpers/localHost.js';
  */
 export const FUZZ_SEED = Number(process.env.FUZZ_SEED ?? 20_261_121);
 
-/** Multiplies every property's number of runs: `FUZZ_SCALE=20` fuzzes longer than `npm test` can afford. */
+/** Multiplies every property's number of runs: `FUZZ_SCALE=20` fuzzes longer than `npm run test:slow` does by default. */
 const FUZZ_SCALE = Number(process.env.FUZZ_SCALE ?? 1);
 
 /** A vitest timeout for a test that runs properties, long enough for `FUZZ_SCALE` times the runs. */
