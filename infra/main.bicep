@@ -79,12 +79,18 @@ param deliveryTimeoutSeconds int = 15
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
 var tags = { 'azd-env-name': environmentName }
 var functionAppName = 'func-bridge-${resourceToken}'
+// Names passed to modules as known values, not as other modules' outputs, so that what-if (`azd provision --preview`)
+// can predict the resources the modules reference by name.
+var storageAccountName = 'st${resourceToken}'
+var applicationInsightsName = 'appi-${resourceToken}'
+var serviceBusNamespaceName = 'sb-${resourceToken}'
+var eventGridTopicName = 'evgt-${resourceToken}'
 // Flex Consumption reads the deployed package from this container, with the app's identity.
 var deploymentContainerName = 'app-package-${take(resourceToken, 7)}'
 // Event Grid writes events it could not deliver here, with the topic's identity.
 var deadLetterContainerName = 'eventgrid-deadletter'
 
-resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
+resource rg 'Microsoft.Resources/resourceGroups@2025-04-01' = {
   name: 'rg-${environmentName}'
   location: location
   tags: tags
@@ -97,7 +103,7 @@ module monitoring 'modules/monitoring.bicep' = {
     location: location
     tags: tags
     logAnalyticsName: 'log-${resourceToken}'
-    applicationInsightsName: 'appi-${resourceToken}'
+    applicationInsightsName: applicationInsightsName
   }
 }
 
@@ -107,7 +113,7 @@ module storage 'modules/storage.bicep' = {
   params: {
     location: location
     tags: tags
-    name: 'st${resourceToken}'
+    name: storageAccountName
     containerNames: [deploymentContainerName, deadLetterContainerName]
   }
 }
@@ -118,7 +124,7 @@ module serviceBus 'modules/serviceBus.bicep' = {
   params: {
     location: location
     tags: tags
-    name: 'sb-${resourceToken}'
+    name: serviceBusNamespaceName
     queueName: dataverseQueueName
     topicName: dataverseTopicName
     subscriptionName: dataverseSubscriptionName
@@ -133,7 +139,7 @@ module eventGrid 'modules/eventGrid.bicep' = {
   params: {
     location: location
     tags: tags
-    name: 'evgt-${resourceToken}'
+    name: eventGridTopicName
     allowKeys: allowEventGridKeys
   }
 }
@@ -149,9 +155,9 @@ module functionApp 'modules/functionApp.bicep' = {
     nodeVersion: nodeVersion
     maximumInstanceCount: maximumInstanceCount
     instanceMemoryMB: instanceMemoryMB
-    storageAccountName: storage.outputs.name
+    storageAccountName: storageAccountName
     deploymentContainerName: deploymentContainerName
-    applicationInsightsName: monitoring.outputs.applicationInsightsName
+    applicationInsightsName: applicationInsightsName
     serviceBusFullyQualifiedNamespace: serviceBus.outputs.fullyQualifiedNamespace
     dataverseQueueName: dataverseQueueName
     dataverseTopicName: dataverseTopicName
@@ -162,25 +168,35 @@ module functionApp 'modules/functionApp.bicep' = {
     unhealthyAfter: unhealthyAfter
     deliveryTimeoutSeconds: deliveryTimeoutSeconds
   }
+  // The app's settings and deployment container reference these by name.
+  dependsOn: [storage, monitoring]
 }
 
 module roles 'modules/roles.bicep' = {
   name: 'roles'
   scope: rg
   params: {
+    // A role assignment's name must be known before deployment and stay the same on every redeployment, so it is
+    // derived from the principal id (renaming existing assignments would fail with RoleAssignmentExists). A managed
+    // identity's principal id exists only once the identity does: what-if cannot predict these assignments.
+    #disable-next-line what-if-short-circuiting
     appPrincipalId: functionApp.outputs.principalId
+    #disable-next-line what-if-short-circuiting
     topicPrincipalId: eventGrid.outputs.principalId
-    storageAccountName: storage.outputs.name
+    storageAccountName: storageAccountName
     deadLetterContainerName: deadLetterContainerName
-    applicationInsightsName: monitoring.outputs.applicationInsightsName
-    serviceBusNamespaceName: serviceBus.outputs.name
+    applicationInsightsName: applicationInsightsName
+    serviceBusNamespaceName: serviceBusNamespaceName
     queueName: dataverseQueueName
     topicName: dataverseTopicName
     subscriptionName: dataverseSubscriptionName
     serviceBusOwnerForScaling: serviceBusOwnerForScaling
-    eventGridTopicName: eventGrid.outputs.name
+    eventGridTopicName: eventGridTopicName
     developerPrincipalId: grantDeveloperAccess ? principalId : ''
   }
+  // The roles are granted on these by name (the Service Bus entities come through functionApp's dependency on
+  // serviceBus's outputs).
+  dependsOn: [storage, monitoring]
 }
 
 // Everything the next steps need (docs/deploy.md, docs/dataverse.md, the postdeploy hook). azd stores these in

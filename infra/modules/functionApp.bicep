@@ -2,7 +2,8 @@
 // connection uses. The app settings below are the whole contract between this template and shared/config.ts;
 // test/infra/settings.test.ts checks them against the code.
 param location string
-param tags object
+@description('Tags for every resource: name → value.')
+param tags { *: string }
 param name string
 param planName string
 @allowed(['20', '22'])
@@ -25,7 +26,7 @@ param leaseSeconds int
 param unhealthyAfter int
 param deliveryTimeoutSeconds int
 
-resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
+resource storage 'Microsoft.Storage/storageAccounts@2026-09-01' existing = {
   name: storageAccountName
 }
 
@@ -33,7 +34,7 @@ resource applicationInsights 'Microsoft.Insights/components@2020-02-02' existing
   name: applicationInsightsName
 }
 
-resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
+resource plan 'Microsoft.Web/serverfarms@2025-03-01' = {
   name: planName
   location: location
   tags: tags
@@ -47,7 +48,7 @@ resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
   }
 }
 
-resource site 'Microsoft.Web/sites@2024-04-01' = {
+resource site 'Microsoft.Web/sites@2025-03-01' = {
   name: name
   location: location
   // azd finds the app to deploy the `api` service (azure.yaml) to by this tag.
@@ -100,7 +101,7 @@ var appSettings = {
   BRIDGE_DELIVERY_TIMEOUT_SECONDS: string(deliveryTimeoutSeconds)
 }
 
-resource settings 'Microsoft.Web/sites/config@2024-04-01' = {
+resource settings 'Microsoft.Web/sites/config@2025-03-01' = {
   parent: site
   name: 'appsettings'
   properties: appSettings
