@@ -61,6 +61,9 @@ param allowEventGridKeys bool = false
 @description('Prefix of the app\'s tables (<prefix>jobs, …) and raw-body container (<prefix>-raw): BRIDGE_STORAGE_PREFIX.')
 param storagePrefix string = 'bridge'
 
+@description('DATAVERSE_URL: the Dataverse environment the app reads and writes, e.g. https://contoso.crm.dynamics.com (azd env set DATAVERSE_URL …). Empty: the app does not call Dataverse.')
+param dataverseUrl string = ''
+
 @description('BRIDGE_LEASE_SECONDS: how long a delivery owns a job it is publishing.')
 @minValue(1)
 @maxValue(3600)
@@ -152,6 +155,8 @@ module functionApp 'modules/functionApp.bicep' = {
     tags: tags
     name: functionAppName
     planName: 'plan-${resourceToken}'
+    dataverseIdentityName: 'id-dataverse-${resourceToken}'
+    dataverseUrl: dataverseUrl
     nodeVersion: nodeVersion
     maximumInstanceCount: maximumInstanceCount
     instanceMemoryMB: instanceMemoryMB
@@ -209,6 +214,10 @@ output AZURE_FUNCTION_APP_NAME string = functionApp.outputs.name
 output FUNCTION_APP_URL string = functionApp.outputs.url
 output DATAVERSE_WEBHOOK_URL string = '${functionApp.outputs.url}/api/dataverse/webhook'
 output CONNECTOR_DEFINITION_URL string = '${functionApp.outputs.url}/api/openapi.json'
+// The application (client) id of the identity the app calls Dataverse with: the Dataverse admin creates an application
+// user with it (docs/dataverse.md). A user-assigned identity, because ARM does not expose the application id of a
+// system-assigned one.
+output DATAVERSE_APPLICATION_ID string = functionApp.outputs.dataverseClientId
 output SERVICEBUS_NAMESPACE string = serviceBus.outputs.name
 output SERVICEBUS_QUEUE_NAME string = dataverseQueueName
 output SERVICEBUS_QUEUE_SEND_RULE string = serviceBus.outputs.queueSendRuleName

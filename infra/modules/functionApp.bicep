@@ -1,11 +1,15 @@
-// The function app on the Flex Consumption plan (Linux, Node.js), with a system-assigned identity that every
-// connection uses. The app settings below are the whole contract between this template and shared/config.ts;
+// The function app on the Flex Consumption plan (Linux, Node.js), with a system-assigned identity that every Azure
+// connection uses, and a user-assigned identity for Dataverse only (DATAVERSE_CLIENT_ID). The app settings below are the whole contract between this template and shared/config.ts;
 // test/infra/settings.test.ts checks them against the code.
 param location string
 @description('Tags for every resource: name → value.')
 param tags { *: string }
 param name string
 param planName string
+@description('The user-assigned identity the app calls Dataverse with.')
+param dataverseIdentityName string
+@description('DATAVERSE_URL; empty when the app does not call Dataverse.')
+param dataverseUrl string
 @allowed(['20', '22'])
 param nodeVersion string
 param maximumInstanceCount int
@@ -34,6 +38,15 @@ resource applicationInsights 'Microsoft.Insights/components@2020-02-02' existing
   name: applicationInsightsName
 }
 
+// The app's identity in Dataverse, where an admin makes it an application user (by its client id, which ARM exposes
+// for a user-assigned identity only). Kept apart from the system-assigned identity: the principal Dataverse trusts
+// holds no Azure role, and it outlives the app, so recreating the app keeps the Dataverse application user.
+resource dataverseIdentity 'Microsoft.ManagedIdentity/userAssignedIdentities@2024-11-30' = {
+  name: dataverseIdentityName
+  location: location
+  tags: tags
+}
+
 resource plan 'Microsoft.Web/serverfarms@2025-03-01' = {
   name: planName
   location: location
@@ -54,7 +67,10 @@ resource site 'Microsoft.Web/sites@2025-03-01' = {
   // azd finds the app to deploy the `api` service (azure.yaml) to by this tag.
   tags: union(tags, { 'azd-service-name': 'api' })
   kind: 'functionapp,linux'
-  identity: { type: 'SystemAssigned' }
+  identity: {
+    type: 'SystemAssigned, UserAssigned'
+    userAssignedIdentities: { '${dataverseIdentity.id}': {} }
+  }
   properties: {
     serverFarmId: plan.id
     httpsOnly: true
@@ -99,6 +115,10 @@ var appSettings = {
   BRIDGE_LEASE_SECONDS: string(leaseSeconds)
   BRIDGE_UNHEALTHY_AFTER: string(unhealthyAfter)
   BRIDGE_DELIVERY_TIMEOUT_SECONDS: string(deliveryTimeoutSeconds)
+  // Dataverse through the user-assigned identity: with DATAVERSE_CLIENT_ID and no certificate or secret, the app takes
+  // a managed-identity token for that client id. Both empty while no environment is configured.
+  DATAVERSE_URL: dataverseUrl
+  DATAVERSE_CLIENT_ID: empty(dataverseUrl) ? '' : dataverseIdentity.properties.clientId
 }
 
 resource settings 'Microsoft.Web/sites/config@2025-03-01' = {
@@ -110,3 +130,4 @@ resource settings 'Microsoft.Web/sites/config@2025-03-01' = {
 output name string = site.name
 output url string = 'https://${site.properties.defaultHostName}'
 output principalId string = site.identity.principalId
+output dataverseClientId string = dataverseIdentity.properties.clientId
