@@ -8,12 +8,13 @@
  * always compiles). Checks that need no compiler are in settings.test.ts.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { SETTINGS } from '../../shared/config.js';
-import { formatDiagnostic } from '../../tools/infra/bicep.js';
+import { buildInfra, findBicep, formatDiagnostic } from '../../tools/infra/bicep.js';
 import { REPO_ROOT } from '../helpers/localHost.js';
 import { ArmDeployment, type DeployedResource, type DeploymentScope, Unknown, type Value } from './armTemplate.js';
 import { compiledInfra } from './compiledInfra.js';
@@ -265,6 +266,28 @@ if (!infra.compiled) {
       expect(Object.keys(build.outputs).sort()).toEqual(sources.sort());
       expect(sources).toEqual(expect.arrayContaining(['infra/main.bicep', 'infra/eventSubscriptions.bicep']));
     });
+
+    it('fails the build on a misspelled property and on a lint warning, naming file, line and rule', async () => {
+      const lookup = await findBicep({ root: REPO_ROOT });
+      if (!lookup.found) throw new Error(lookup.reason);
+      const copy = mkdtempSync(join(tmpdir(), 'infra-broken-'));
+      try {
+        cpSync(join(REPO_ROOT, 'infra'), join(copy, 'infra'), { recursive: true });
+        const eventGrid = join(copy, 'infra', 'modules', 'eventGrid.bicep');
+        writeFileSync(eventGrid, readFileSync(eventGrid, 'utf8').replace('inputSchema:', 'inputSchem:'));
+        const storage = join(copy, 'infra', 'modules', 'storage.bicep');
+        writeFileSync(storage, `${readFileSync(storage, 'utf8')}\nparam unused string = 'x'\n`);
+        const broken = await buildInfra(copy, lookup.cli);
+        expect(broken.diagnostics.map((d) => [d.file, d.level, d.code])).toEqual(
+          expect.arrayContaining([
+            ['infra/modules/eventGrid.bicep', 'Warning', 'BCP089'],
+            ['infra/modules/storage.bicep', 'Warning', 'no-unused-params'],
+          ]),
+        );
+      } finally {
+        rmSync(copy, { recursive: true, force: true });
+      }
+    }, 180_000);
 
     it('takes every parameter main.parameters.json gives, and gets every one without a default', () => {
       // ArmDeployment refuses a parameter the template lacks and a missing one without a default.

@@ -299,7 +299,8 @@ export async function buildInfra(root: string, cli: BicepCli): Promise<InfraBuil
   await mkdir(outDir, { recursive: true });
   const steps: Array<[string, { code: number; output: string }]> = [];
   const build = await run(cli.path, ['build', '--pattern', '**/*.bicep', '--outdir', outDir], {}, infra);
-  if (/unrecognized command or argument '--pattern'/i.test(build.output)) {
+  // CLIs older than --pattern (az and azd may have one) reject the option: compile file by file then.
+  if (build.code !== 0 && /--pattern/.test(build.output) && parseDiagnostics(build.output, root).length === 0) {
     for (const source of sources) {
       await mkdir(dirname(outputFor(source)), { recursive: true });
       steps.push([
