@@ -1,6 +1,7 @@
 // The function app on the Flex Consumption plan (Linux, Node.js), with a system-assigned identity that every Azure
-// connection uses, and a user-assigned identity for Dataverse only (DATAVERSE_CLIENT_ID). The app settings below are the whole contract between this template and shared/config.ts;
-// test/infra/settings.test.ts checks them against the code.
+// connection uses, and a user-assigned identity for Dataverse only (DATAVERSE_CLIENT_ID). The app settings below are
+// the whole contract between this template and shared/config.ts; test/infra/template.test.ts checks them, compiled,
+// against the code.
 param location string
 @description('Tags for every resource: name → value.')
 param tags { *: string }
