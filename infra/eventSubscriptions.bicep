@@ -35,11 +35,11 @@ resource topic 'Microsoft.EventGrid/topics@2025-02-15' existing = {
   name: topicName
 }
 
-resource site 'Microsoft.Web/sites@2024-04-01' existing = {
+resource site 'Microsoft.Web/sites@2025-03-01' existing = {
   name: functionAppName
 }
 
-resource deadLetterStorage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
+resource deadLetterStorage 'Microsoft.Storage/storageAccounts@2026-09-01' existing = {
   name: deadLetterStorageAccountName
 }
 

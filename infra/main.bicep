@@ -61,6 +61,9 @@ param allowEventGridKeys bool = false
 @description('Prefix of the app\'s tables (<prefix>jobs, …) and raw-body container (<prefix>-raw): BRIDGE_STORAGE_PREFIX.')
 param storagePrefix string = 'bridge'
 
+@description('DATAVERSE_URL: the Dataverse environment the app reads and writes, e.g. https://contoso.crm.dynamics.com (azd env set DATAVERSE_URL …). Empty: the app does not call Dataverse.')
+param dataverseUrl string = ''
+
 @description('BRIDGE_LEASE_SECONDS: how long a delivery owns a job it is publishing.')
 @minValue(1)
 @maxValue(3600)
@@ -79,12 +82,18 @@ param deliveryTimeoutSeconds int = 15
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
 var tags = { 'azd-env-name': environmentName }
 var functionAppName = 'func-bridge-${resourceToken}'
+// Names passed to modules as known values, not as other modules' outputs, so that what-if (`azd provision --preview`)
+// can predict the resources the modules reference by name.
+var storageAccountName = 'st${resourceToken}'
+var applicationInsightsName = 'appi-${resourceToken}'
+var serviceBusNamespaceName = 'sb-${resourceToken}'
+var eventGridTopicName = 'evgt-${resourceToken}'
 // Flex Consumption reads the deployed package from this container, with the app's identity.
 var deploymentContainerName = 'app-package-${take(resourceToken, 7)}'
 // Event Grid writes events it could not deliver here, with the topic's identity.
 var deadLetterContainerName = 'eventgrid-deadletter'
 
-resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
+resource rg 'Microsoft.Resources/resourceGroups@2025-04-01' = {
   name: 'rg-${environmentName}'
   location: location
   tags: tags
@@ -97,7 +106,7 @@ module monitoring 'modules/monitoring.bicep' = {
     location: location
     tags: tags
     logAnalyticsName: 'log-${resourceToken}'
-    applicationInsightsName: 'appi-${resourceToken}'
+    applicationInsightsName: applicationInsightsName
   }
 }
 
@@ -107,7 +116,7 @@ module storage 'modules/storage.bicep' = {
   params: {
     location: location
     tags: tags
-    name: 'st${resourceToken}'
+    name: storageAccountName
     containerNames: [deploymentContainerName, deadLetterContainerName]
   }
 }
@@ -118,7 +127,7 @@ module serviceBus 'modules/serviceBus.bicep' = {
   params: {
     location: location
     tags: tags
-    name: 'sb-${resourceToken}'
+    name: serviceBusNamespaceName
     queueName: dataverseQueueName
     topicName: dataverseTopicName
     subscriptionName: dataverseSubscriptionName
@@ -133,7 +142,7 @@ module eventGrid 'modules/eventGrid.bicep' = {
   params: {
     location: location
     tags: tags
-    name: 'evgt-${resourceToken}'
+    name: eventGridTopicName
     allowKeys: allowEventGridKeys
   }
 }
@@ -146,12 +155,14 @@ module functionApp 'modules/functionApp.bicep' = {
     tags: tags
     name: functionAppName
     planName: 'plan-${resourceToken}'
+    dataverseIdentityName: 'id-dataverse-${resourceToken}'
+    dataverseUrl: dataverseUrl
     nodeVersion: nodeVersion
     maximumInstanceCount: maximumInstanceCount
     instanceMemoryMB: instanceMemoryMB
-    storageAccountName: storage.outputs.name
+    storageAccountName: storageAccountName
     deploymentContainerName: deploymentContainerName
-    applicationInsightsName: monitoring.outputs.applicationInsightsName
+    applicationInsightsName: applicationInsightsName
     serviceBusFullyQualifiedNamespace: serviceBus.outputs.fullyQualifiedNamespace
     dataverseQueueName: dataverseQueueName
     dataverseTopicName: dataverseTopicName
@@ -162,25 +173,35 @@ module functionApp 'modules/functionApp.bicep' = {
     unhealthyAfter: unhealthyAfter
     deliveryTimeoutSeconds: deliveryTimeoutSeconds
   }
+  // The app's settings and deployment container reference these by name.
+  dependsOn: [storage, monitoring]
 }
 
 module roles 'modules/roles.bicep' = {
   name: 'roles'
   scope: rg
   params: {
+    // A role assignment's name must be known before deployment and stay the same on every redeployment, so it is
+    // derived from the principal id (renaming existing assignments would fail with RoleAssignmentExists). A managed
+    // identity's principal id exists only once the identity does: what-if cannot predict these assignments.
+    #disable-next-line what-if-short-circuiting
     appPrincipalId: functionApp.outputs.principalId
+    #disable-next-line what-if-short-circuiting
     topicPrincipalId: eventGrid.outputs.principalId
-    storageAccountName: storage.outputs.name
+    storageAccountName: storageAccountName
     deadLetterContainerName: deadLetterContainerName
-    applicationInsightsName: monitoring.outputs.applicationInsightsName
-    serviceBusNamespaceName: serviceBus.outputs.name
+    applicationInsightsName: applicationInsightsName
+    serviceBusNamespaceName: serviceBusNamespaceName
     queueName: dataverseQueueName
     topicName: dataverseTopicName
     subscriptionName: dataverseSubscriptionName
     serviceBusOwnerForScaling: serviceBusOwnerForScaling
-    eventGridTopicName: eventGrid.outputs.name
+    eventGridTopicName: eventGridTopicName
     developerPrincipalId: grantDeveloperAccess ? principalId : ''
   }
+  // The roles are granted on these by name (the Service Bus entities come through functionApp's dependency on
+  // serviceBus's outputs).
+  dependsOn: [storage, monitoring]
 }
 
 // Everything the next steps need (docs/deploy.md, docs/dataverse.md, the postdeploy hook). azd stores these in
@@ -193,6 +214,10 @@ output AZURE_FUNCTION_APP_NAME string = functionApp.outputs.name
 output FUNCTION_APP_URL string = functionApp.outputs.url
 output DATAVERSE_WEBHOOK_URL string = '${functionApp.outputs.url}/api/dataverse/webhook'
 output CONNECTOR_DEFINITION_URL string = '${functionApp.outputs.url}/api/openapi.json'
+// The application (client) id of the identity the app calls Dataverse with: the Dataverse admin creates an application
+// user with it (docs/dataverse.md). A user-assigned identity, because ARM does not expose the application id of a
+// system-assigned one.
+output DATAVERSE_APPLICATION_ID string = functionApp.outputs.dataverseClientId
 output SERVICEBUS_NAMESPACE string = serviceBus.outputs.name
 output SERVICEBUS_QUEUE_NAME string = dataverseQueueName
 output SERVICEBUS_QUEUE_SEND_RULE string = serviceBus.outputs.queueSendRuleName

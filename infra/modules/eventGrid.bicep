@@ -2,7 +2,8 @@
 // `application/cloudevents-batch+json`), and subscribers filter on `type` (dataverse.<message>) and `subject`
 // (<table>/<id>). The topic's system identity writes undeliverable events to the dead-letter container (roles.bicep).
 param location string
-param tags object
+@description('Tags for every resource: name → value.')
+param tags { *: string }
 param name string
 @description('Keep the topic\'s access keys enabled (only for publishers that cannot use Microsoft Entra ID).')
 param allowKeys bool

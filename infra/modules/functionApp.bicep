@@ -1,10 +1,16 @@
-// The function app on the Flex Consumption plan (Linux, Node.js), with a system-assigned identity that every
-// connection uses. The app settings below are the whole contract between this template and shared/config.ts;
-// test/infra/settings.test.ts checks them against the code.
+// The function app on the Flex Consumption plan (Linux, Node.js), with a system-assigned identity that every Azure
+// connection uses, and a user-assigned identity for Dataverse only (DATAVERSE_CLIENT_ID). The app settings below are
+// the whole contract between this template and shared/config.ts; test/infra/template.test.ts checks them, compiled,
+// against the code.
 param location string
-param tags object
+@description('Tags for every resource: name → value.')
+param tags { *: string }
 param name string
 param planName string
+@description('The user-assigned identity the app calls Dataverse with.')
+param dataverseIdentityName string
+@description('DATAVERSE_URL; empty when the app does not call Dataverse.')
+param dataverseUrl string
 @allowed(['20', '22'])
 param nodeVersion string
 param maximumInstanceCount int
@@ -25,7 +31,7 @@ param leaseSeconds int
 param unhealthyAfter int
 param deliveryTimeoutSeconds int
 
-resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
+resource storage 'Microsoft.Storage/storageAccounts@2026-09-01' existing = {
   name: storageAccountName
 }
 
@@ -33,7 +39,16 @@ resource applicationInsights 'Microsoft.Insights/components@2020-02-02' existing
   name: applicationInsightsName
 }
 
-resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
+// The app's identity in Dataverse, where an admin makes it an application user (by its client id, which ARM exposes
+// for a user-assigned identity only). Kept apart from the system-assigned identity: the principal Dataverse trusts
+// holds no Azure role, and it outlives the app, so recreating the app keeps the Dataverse application user.
+resource dataverseIdentity 'Microsoft.ManagedIdentity/userAssignedIdentities@2024-11-30' = {
+  name: dataverseIdentityName
+  location: location
+  tags: tags
+}
+
+resource plan 'Microsoft.Web/serverfarms@2025-03-01' = {
   name: planName
   location: location
   tags: tags
@@ -47,13 +62,16 @@ resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
   }
 }
 
-resource site 'Microsoft.Web/sites@2024-04-01' = {
+resource site 'Microsoft.Web/sites@2025-03-01' = {
   name: name
   location: location
   // azd finds the app to deploy the `api` service (azure.yaml) to by this tag.
   tags: union(tags, { 'azd-service-name': 'api' })
   kind: 'functionapp,linux'
-  identity: { type: 'SystemAssigned' }
+  identity: {
+    type: 'SystemAssigned, UserAssigned'
+    userAssignedIdentities: { '${dataverseIdentity.id}': {} }
+  }
   properties: {
     serverFarmId: plan.id
     httpsOnly: true
@@ -98,9 +116,13 @@ var appSettings = {
   BRIDGE_LEASE_SECONDS: string(leaseSeconds)
   BRIDGE_UNHEALTHY_AFTER: string(unhealthyAfter)
   BRIDGE_DELIVERY_TIMEOUT_SECONDS: string(deliveryTimeoutSeconds)
+  // Dataverse through the user-assigned identity: with DATAVERSE_CLIENT_ID and no certificate or secret, the app takes
+  // a managed-identity token for that client id. Both empty while no environment is configured.
+  DATAVERSE_URL: dataverseUrl
+  DATAVERSE_CLIENT_ID: empty(dataverseUrl) ? '' : dataverseIdentity.properties.clientId
 }
 
-resource settings 'Microsoft.Web/sites/config@2024-04-01' = {
+resource settings 'Microsoft.Web/sites/config@2025-03-01' = {
   parent: site
   name: 'appsettings'
   properties: appSettings
@@ -109,3 +131,4 @@ resource settings 'Microsoft.Web/sites/config@2024-04-01' = {
 output name string = site.name
 output url string = 'https://${site.properties.defaultHostName}'
 output principalId string = site.identity.principalId
+output dataverseClientId string = dataverseIdentity.properties.clientId

@@ -2,11 +2,12 @@
 // its identity (APPLICATIONINSIGHTS_AUTHENTICATION_STRING, Monitoring Metrics Publisher in roles.bicep), so the
 // connection string in the app settings is only a locator.
 param location string
-param tags object
+@description('Tags for every resource: name → value.')
+param tags { *: string }
 param logAnalyticsName string
 param applicationInsightsName string
 
-resource logAnalytics 'Microsoft.OperationalInsights/workspaces@2023-09-01' = {
+resource logAnalytics 'Microsoft.OperationalInsights/workspaces@2026-03-01' = {
   name: logAnalyticsName
   location: location
   tags: tags

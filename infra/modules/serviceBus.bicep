@@ -5,7 +5,8 @@
 // entity-scoped and Send-only: what Dataverse holds can post to one entity and do nothing else. The app reads through
 // its managed identity (Azure Service Bus Data Receiver, roles.bicep) and holds no key.
 param location string
-param tags object
+@description('Tags for every resource: name → value.')
+param tags { *: string }
 param name string
 param queueName string
 param topicName string
@@ -18,7 +19,7 @@ param maxDeliveryCount int
 // time dead-letters rather than vanishing.
 var messageTimeToLive = 'P14D'
 
-resource serviceBusNamespace 'Microsoft.ServiceBus/namespaces@2024-01-01' = {
+resource serviceBusNamespace 'Microsoft.ServiceBus/namespaces@2026-01-01' = {
   name: name
   location: location
   tags: tags
@@ -34,7 +35,7 @@ resource serviceBusNamespace 'Microsoft.ServiceBus/namespaces@2024-01-01' = {
   }
 }
 
-resource queue 'Microsoft.ServiceBus/namespaces/queues@2024-01-01' = {
+resource queue 'Microsoft.ServiceBus/namespaces/queues@2026-01-01' = {
   parent: serviceBusNamespace
   name: queueName
   properties: {
@@ -52,7 +53,7 @@ resource queue 'Microsoft.ServiceBus/namespaces/queues@2024-01-01' = {
 }
 
 // The connection string of this rule is what the Plug-in Registration Tool takes for the queue endpoint.
-resource queueSendRule 'Microsoft.ServiceBus/namespaces/queues/authorizationRules@2024-01-01' = {
+resource queueSendRule 'Microsoft.ServiceBus/namespaces/queues/authorizationRules@2026-01-01' = {
   parent: queue
   name: 'dataverse-send'
   properties: {
@@ -60,7 +61,7 @@ resource queueSendRule 'Microsoft.ServiceBus/namespaces/queues/authorizationRule
   }
 }
 
-resource topic 'Microsoft.ServiceBus/namespaces/topics@2024-01-01' = {
+resource topic 'Microsoft.ServiceBus/namespaces/topics@2026-01-01' = {
   parent: serviceBusNamespace
   name: topicName
   properties: {
@@ -71,7 +72,7 @@ resource topic 'Microsoft.ServiceBus/namespaces/topics@2024-01-01' = {
   }
 }
 
-resource bridgeSubscription 'Microsoft.ServiceBus/namespaces/topics/subscriptions@2024-01-01' = {
+resource bridgeSubscription 'Microsoft.ServiceBus/namespaces/topics/subscriptions@2026-01-01' = {
   parent: topic
   name: subscriptionName
   properties: {
@@ -84,7 +85,7 @@ resource bridgeSubscription 'Microsoft.ServiceBus/namespaces/topics/subscription
 }
 
 // The connection string of this rule is what the Plug-in Registration Tool takes for the topic endpoint.
-resource topicSendRule 'Microsoft.ServiceBus/namespaces/topics/authorizationRules@2024-01-01' = {
+resource topicSendRule 'Microsoft.ServiceBus/namespaces/topics/authorizationRules@2026-01-01' = {
   parent: topic
   name: 'dataverse-send'
   properties: {

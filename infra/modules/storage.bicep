@@ -2,14 +2,15 @@
 // raw-body container (created by the app on first use), and the events Event Grid dead-letters. Shared keys are off:
 // every client (the host, the app, Flex deployment, Event Grid) authenticates with Microsoft Entra ID.
 param location string
-param tags object
+@description('Tags for every resource: name → value.')
+param tags { *: string }
 @minLength(3)
 @maxLength(24)
 param name string
 @description('Blob containers to create up front (the deployment package and the dead-letter container).')
 param containerNames string[]
 
-resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
+resource storage 'Microsoft.Storage/storageAccounts@2026-09-01' = {
   name: name
   location: location
   tags: tags
