@@ -10,20 +10,25 @@ const storage = lazy(async () => {
   return openStorage(getConfig().storage);
 });
 const deps = lazy(build);
-let localFanOut: EventPublisher | undefined;
+/**
+ * Where the local host's publisher is kept: a process-wide key, not a variable of this module, because the local host
+ * runs from `dist/` while the app it loads is the bundle, which has its own copy of this module.
+ */
+const LOCAL_FAN_OUT = Symbol.for('dataverse-bridge.localFanOut');
+const processWide = globalThis as { [LOCAL_FAN_OUT]?: EventPublisher };
 
 /**
  * Used by the local host (`npm start`): when no Event Grid topic is configured, events are handed to this publisher
  * in-process instead.
  */
 export function useLocalFanOut(publisher: EventPublisher): void {
-  localFanOut = publisher;
+  processWide[LOCAL_FAN_OUT] = publisher;
   deps.set(undefined);
 }
 
 /** Whether events go to the local host's in-process fan-out (no topic configured, running under `npm start`). */
 export function usesLocalFanOut(): boolean {
-  return localFanOut !== undefined && getConfig().eventGrid === undefined;
+  return processWide[LOCAL_FAN_OUT] !== undefined && getConfig().eventGrid === undefined;
 }
 
 /** Replaces the pipeline's dependencies (tests wire real adapters against Azurite and a local receiver). */
@@ -61,7 +66,7 @@ async function build(): Promise<IngestDeps> {
     const { EventGridPublisher } = await import('../events/eventGridPublisher.js');
     publisher = new EventGridPublisher(config.eventGrid);
   } else {
-    publisher = localFanOut ?? missingTopic;
+    publisher = processWide[LOCAL_FAN_OUT] ?? missingTopic;
   }
   return { jobs, raw, publisher, leaseSeconds: config.leaseSeconds };
 }
