@@ -9,6 +9,7 @@ import { join, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { SETTINGS } from '../../shared/config.js';
+import { APP_PACKAGE } from '../bench/build.js';
 import { REPO_ROOT } from '../helpers/localHost.js';
 
 const INFRA = join(REPO_ROOT, 'infra');
@@ -137,15 +138,16 @@ interface LoadedFunction {
 }
 
 /**
- * Loads the compiled app in a fresh Node process the way the Functions host does (shared/localhost/registrations.ts
- * stands in for the host's `@azure/functions-core`), with `env` as its only settings, and returns what it registered.
+ * Loads the bundle that ships (dist/app) in a fresh Node process the way the Functions host does
+ * (shared/localhost/registrations.ts stands in for the host's `@azure/functions-core`), with `env` as its only
+ * settings, and returns what it registered.
  * Every function file validates the settings at start-up, so a setting Azure lacks fails here by name.
  */
 function loadAppWith(env: Record<string, string>): LoadedFunction[] {
   const registrations = pathToFileURL(join(REPO_ROOT, 'dist', 'shared', 'localhost', 'registrations.js')).href;
   const script = [
     `import { loadApp } from ${JSON.stringify(registrations)};`,
-    `const loaded = await loadApp(${JSON.stringify(REPO_ROOT)});`,
+    `const loaded = await loadApp(${JSON.stringify(APP_PACKAGE)});`,
     'process.stdout.write(JSON.stringify(loaded.map(({ name, trigger }) => ({ name, trigger }))));',
   ].join('\n');
   const result = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
