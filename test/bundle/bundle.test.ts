@@ -37,10 +37,11 @@ function packageOf(input: string): string | undefined {
 }
 
 describe('the deployment package (dist/app)', () => {
-  it('holds host.json, a package.json for the host, one entry file per function file and their chunks, nothing else', async () => {
+  it('holds host.json, a package.json for the host, one entry file per function file, their chunks and the notices', async () => {
     const files = await filesUnder(APP_PACKAGE);
     const unexpected = files.filter(
-      (file) => !/^(host\.json|package\.json|functions\/\w+\.js|chunks\/[\w-]+\.js)$/.test(file),
+      (file) =>
+        !/^(host\.json|package\.json|THIRD-PARTY-NOTICES\.txt|functions\/\w+\.js|chunks\/[\w-]+\.js)$/.test(file),
     );
     expect(unexpected).toEqual([]);
     const sources = (await readdir(join(REPO_ROOT, 'functions'))).filter((f) => f.endsWith('.ts')).sort();
@@ -127,6 +128,18 @@ describe('the deployment package (dist/app)', () => {
     const metafile = JSON.parse(read(REPO_ROOT, METAFILE)) as Metafile;
     const inputs = Object.keys(metafile.inputs);
     const packages = new Set(inputs.map(packageOf).filter((name) => name !== undefined));
+
+    it('comes with the license of every package it bundles', () => {
+      const notices = read(APP_PACKAGE, 'THIRD-PARTY-NOTICES.txt');
+      const folders = new Set(inputs.map((input) => /^(.*node_modules\/(?:@[^/]+\/)?[^/]+)\//.exec(input)?.[1]));
+      folders.delete(undefined);
+      expect(folders.size).toBeGreaterThan(20);
+      for (const folder of folders) {
+        const { name, version } = JSON.parse(read(REPO_ROOT, folder as string, 'package.json'));
+        expect(notices, folder).toContain(`${name} ${version} (`);
+      }
+      expect(notices).toContain('Permission is hereby granted, free of charge'); // the MIT text, not just its name
+    });
 
     it('bundles the node builds: no @azure/msal-browser, which @azure/identity pulls in for browsers', () => {
       expect(packages.has('@azure/msal-browser')).toBe(false);
@@ -269,6 +282,7 @@ describe('bundleApp', () => {
     const result = await bundleApp({ root, sourcemap: true });
     // The lazily imported module is a chunk of its own (esbuild may add a chunk of helpers both share).
     expect(result.files.filter((file) => !file.startsWith('chunks/chunk-'))).toEqual([
+      'THIRD-PARTY-NOTICES.txt',
       expect.stringMatching(/^chunks\/fail-\w+\.js$/),
       'functions/hello.js',
       'host.json',

@@ -13,6 +13,8 @@ export const APP_DIR = join('dist', 'app');
 export const SOURCEMAP_DIR = join('dist', 'app-sourcemaps');
 /** esbuild's metafile of the last bundle (which input went into which output); not shipped. */
 export const METAFILE = join('dist', 'app-meta.json');
+/** The licenses of the bundled packages, in the package: their code ships inside ours, without their own files. */
+export const NOTICES_FILE = 'THIRD-PARTY-NOTICES.txt';
 /** `main` of the package's package.json: the Functions host imports every file it matches, as it did `dist/functions`. */
 export const ENTRY_GLOB = 'functions/*.js';
 
@@ -124,6 +126,7 @@ export async function bundleApp({ root, sourcemap = false }: BundleOptions): Pro
   }
   await writeFile(join(appDir, 'package.json'), `${JSON.stringify(await deployedManifest(root), null, 2)}\n`);
   await copyFile(join(root, 'host.json'), join(appDir, 'host.json'));
+  await writeFile(join(appDir, NOTICES_FILE), await thirdPartyNotices(root, metafile));
   await writeFile(join(root, METAFILE), JSON.stringify(metafile));
 
   const files = (await readdir(appDir, { recursive: true, withFileTypes: true }))
@@ -190,6 +193,33 @@ export function largestInputs(metafile: Metafile, top = 10): { name: string; byt
     .map(([name, bytes]) => ({ name, bytes }))
     .sort((a, b) => b.bytes - a.bytes || a.name.localeCompare(b.name))
     .slice(0, top);
+}
+
+/**
+ * The notices the licenses of the bundled packages ask for when their code is redistributed: each package that went
+ * into the bundle, with its version, license and license file (or, when it ships none, its license's name).
+ */
+export async function thirdPartyNotices(root: string, metafile: Metafile): Promise<string> {
+  const folders = new Set<string>();
+  for (const input of Object.keys(metafile.inputs)) {
+    const folder = /^(.*node_modules\/(?:@[^/]+\/)?[^/]+)\//.exec(input)?.[1];
+    if (folder) folders.add(folder);
+  }
+  const sections: string[] = [];
+  for (const folder of [...folders].sort()) {
+    const directory = join(root, folder);
+    const manifest = JSON.parse(await readFile(join(directory, 'package.json'), 'utf8')) as {
+      name: string;
+      version: string;
+      license?: string;
+    };
+    const licenseFile = (await readdir(directory)).find((file) => /^(licen[cs]e|copying)/i.test(file));
+    const text = licenseFile
+      ? (await readFile(join(directory, licenseFile), 'utf8')).trim()
+      : `${manifest.license ?? 'No license stated'} (the package ships no license file)`;
+    sections.push(`${manifest.name} ${manifest.version} (${manifest.license ?? 'unknown'})\n\n${text}`);
+  }
+  return `This package bundles the following npm packages.\n\n${sections.join(`\n\n${'-'.repeat(80)}\n\n`)}\n`;
 }
 
 async function writeOut(path: string, contents: string | Uint8Array): Promise<void> {
