@@ -65,7 +65,7 @@ export interface BundleResult {
  *
  * @example
  * const { appDir, deflatedBytes } = await bundleApp({ root: process.cwd() });
- * // appDir = <root>/dist/app: host.json, package.json, functions/*.js, chunks/*.js
+ * // appDir = <root>/dist/app: host.json, package.json, functions/*.js, chunks/*.js, THIRD-PARTY-NOTICES.txt
  */
 export async function bundleApp({ root, sourcemap = false }: BundleOptions): Promise<BundleResult> {
   const appDir = join(root, APP_DIR);
