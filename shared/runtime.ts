@@ -29,7 +29,12 @@ const storage = lazy(async () => {
 const deps = lazy(build);
 const changeStore = lazy(buildChangeStore);
 const deliveryDeps = lazy(buildDeliveryDeps);
-let localFanOut: EventPublisher | undefined;
+/**
+ * Where the local host's publisher is kept: a process-wide key, not a variable of this module, because the local host
+ * runs from `dist/` while the app it loads is the bundle, which has its own copy of this module.
+ */
+const LOCAL_FAN_OUT = Symbol.for('dataverse-bridge.localFanOut');
+const processWide = globalThis as { [LOCAL_FAN_OUT]?: EventPublisher };
 
 // The Dataverse Web API client goes here too, as another lazy builder beside these (a getter for the functions, a
 // setter for tests), reading its settings from getConfig().
@@ -39,13 +44,13 @@ let localFanOut: EventPublisher | undefined;
  * in-process instead.
  */
 export function useLocalFanOut(publisher: EventPublisher): void {
-  localFanOut = publisher;
+  processWide[LOCAL_FAN_OUT] = publisher;
   deps.set(undefined);
 }
 
 /** Whether events go to the local host's in-process fan-out (no topic configured, running under `npm start`). */
 export function usesLocalFanOut(): boolean {
-  return localFanOut !== undefined && getConfig().eventGrid === undefined;
+  return processWide[LOCAL_FAN_OUT] !== undefined && getConfig().eventGrid === undefined;
 }
 
 /** Replaces the pipeline's dependencies (tests wire real adapters against Azurite and a local receiver). */
@@ -114,7 +119,7 @@ async function build(): Promise<IngestDeps> {
     const { EventGridPublisher } = await import('./events/eventGridPublisher.js');
     publisher = new EventGridPublisher(config.eventGrid);
   } else {
-    publisher = localFanOut ?? missingTopic;
+    publisher = processWide[LOCAL_FAN_OUT] ?? missingTopic;
   }
   return { jobs, raw, publisher, leaseSeconds: config.leaseSeconds };
 }

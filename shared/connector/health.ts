@@ -107,10 +107,13 @@ function probe(endpoint: URL, timeoutMs: number): Promise<void> {
 
 let version: string | undefined;
 
-/** The app's version, from the package.json shipped with it (found from here upwards: `dist/` or the sources). */
+/**
+ * The app's version, from the package.json shipped with it (found from here upwards: the bundle's `chunks/`, `dist/`
+ * or the sources).
+ */
 export function appVersion(): string {
   if (version !== undefined) return version;
-  for (const up of ['../../package.json', '../../../package.json']) {
+  for (const up of ['../package.json', '../../package.json', '../../../package.json']) {
     try {
       const manifest = JSON.parse(readFileSync(new URL(up, import.meta.url), 'utf8')) as {
         name?: string;

@@ -3,8 +3,8 @@
  * declares (`operations.ts`), each failure answered with an error that names the field and what is expected. Values
  * are never echoed in messages: a body may carry a secret.
  */
-import { createRequire } from 'node:module';
-import type { Ajv, ErrorObject, ValidateFunction } from 'ajv';
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import addFormatsModule from 'ajv-formats';
 import { findJsonSyntaxError } from '../jsonSyntax.js';
 import { type OperationName, operation } from './operations.js';
 import { type ApiResponse, apiError } from './responses.js';
@@ -105,13 +105,11 @@ function validatorFor(name: DefinitionName): ValidateFunction {
 function createAjv(): Ajv {
   // Strict, with the Power Platform extensions declared as annotations (they describe, they do not constrain);
   // verbose so an error carries the schema it broke, whose description tells the caller what is expected.
-  // Loaded on the first body to validate, not at start-up: the two packages cost every cold start about 40 ms, and
-  // every function file is loaded at start-up, those that never read a body included. Both are CommonJS, so a
-  // synchronous require keeps readJsonBody synchronous.
-  const require = createRequire(import.meta.url);
-  const { Ajv: AjvClass } = require('ajv') as typeof import('ajv');
-  const addFormats = require('ajv-formats') as typeof import('ajv-formats').default;
-  const instance = new AjvClass({ strict: true, allowUnionTypes: true, verbose: true, allErrors: false });
+  // Only the functions that read a body import this module, on their first call (a dynamic import), so ajv loads
+  // then, not at start-up; imported statically so that the bundle carries it (the package ships no node_modules).
+  // ajv-formats is CommonJS with a default export; under NodeNext its callable is `.default`.
+  const addFormats = (addFormatsModule as unknown as { default: (ajv: Ajv) => void }).default;
+  const instance = new Ajv({ strict: true, allowUnionTypes: true, verbose: true, allErrors: false });
   addFormats(instance);
   instance.addVocabulary([
     'x-ms-summary',

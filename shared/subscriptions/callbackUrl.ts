@@ -1,6 +1,5 @@
-import { createRequire } from 'node:module';
 import { isIP } from 'node:net';
-import type ipaddrModule from 'ipaddr.js';
+import ipaddr from 'ipaddr.js';
 import { PermanentError } from '../errors.js';
 
 /**
@@ -114,13 +113,11 @@ function describeAddress(ip: string): string {
   return `${ip}, ${RANGE_NAMES[range] ?? `a ${range} address that is not public`}`;
 }
 
-let ipaddr: typeof ipaddrModule | undefined;
-
 /**
- * ipaddr.js, loaded on the first address to classify rather than at start-up (every function file is loaded then,
- * and this one is reached from two of them). It is CommonJS, so a synchronous require keeps the checks synchronous.
+ * ipaddr.js. Imported statically so that the bundle carries it (the deployed package has no node_modules); it still
+ * loads on first use, not at start-up: only handler modules, which the function files import on their first call,
+ * reach this file.
  */
-function addresses(): typeof ipaddrModule {
-  ipaddr ??= createRequire(import.meta.url)('ipaddr.js') as typeof ipaddrModule;
+function addresses(): typeof ipaddr {
   return ipaddr;
 }

@@ -1,9 +1,12 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
+import { APP_DIR } from '../../tools/bundle/bundle.js';
 import { REPO_ROOT } from '../helpers/localHost.js';
 
 /** The compiled loader of the local host (`loadApp`, standing in for the Functions host): cold starts load apps with it. */
 export const COMPILED_LOADER = join(REPO_ROOT, 'dist', 'tools', 'localhost', 'registrations.js');
+/** The deployment package `npm run build` bundles: what azd deploys, and what cold start and size measure. */
+export const APP_PACKAGE = join(REPO_ROOT, APP_DIR);
 
 /** The compiled app is missing: the benchmark measures what `npm run build` produced and builds nothing itself. */
 export class MissingBuildError extends Error {
@@ -11,33 +14,37 @@ export class MissingBuildError extends Error {
 }
 
 /**
- * Throws {@link MissingBuildError} unless `dist/` holds the compiled loader and function entry points. The cold-start
- * and package-size figures are about the compiled app; building here would hide a stale or broken build.
+ * Throws {@link MissingBuildError} unless `dist/` holds the compiled loader and the bundled function entry points.
+ * The cold-start and package-size figures are about the package that ships; building here would hide a stale or
+ * broken build.
  */
 export function requireBuild(root: string = REPO_ROOT): void {
   const loader = join(root, 'dist', 'tools', 'localhost', 'registrations.js');
-  const functions = join(root, 'dist', 'functions');
+  const functions = join(root, APP_DIR, 'functions');
   const hasFunctions = existsSync(functions) && readdirSync(functions).some((name) => name.endsWith('.js'));
   if (!existsSync(loader) || !hasFunctions) {
     throw new MissingBuildError(
-      `The compiled app is missing (${relative(root, existsSync(loader) ? functions : loader)}). ` +
+      `The built app is missing (${relative(root, existsSync(loader) ? functions : loader)}). ` +
         'Run "npm run build" first: the benchmark measures dist/ and builds nothing itself.',
     );
   }
 }
 
 /**
- * The sources under `functions/` and `shared/` whose compiled file is missing or older than they are: figures from
- * such a dist/ are not the current code's, so the benchmark warns.
+ * The sources under `functions/` and `shared/` that changed since the build: newer than the bundle (its
+ * package.json, written last), or, for `shared/`, than their compiled file (the local host's loader comes from
+ * there). Figures from such a build are not the current code's, so the benchmark warns.
  */
 export function staleSources(root: string = REPO_ROOT): string[] {
+  const manifest = join(root, APP_DIR, 'package.json');
+  const bundledAt = existsSync(manifest) ? statSync(manifest).mtimeMs : 0;
   const stale: string[] = [];
   for (const folder of ['functions', 'shared', 'tools']) {
     for (const source of typeScriptFiles(join(root, folder))) {
+      const changedAt = statSync(source).mtimeMs;
       const compiled = join(root, 'dist', relative(root, source)).replace(/\.ts$/, '.js');
-      if (!existsSync(compiled) || statSync(compiled).mtimeMs < statSync(source).mtimeMs) {
-        stale.push(relative(root, source));
-      }
+      const compiledStale = folder === 'shared' && (!existsSync(compiled) || statSync(compiled).mtimeMs < changedAt);
+      if (changedAt > bundledAt || compiledStale) stale.push(relative(root, source));
     }
   }
   return stale;

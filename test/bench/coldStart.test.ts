@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { FUNCTIONS_WITHOUT_TOPIC, REPO_ROOT } from '../helpers/localHost.js';
-import { MissingBuildError, requireBuild, staleSources } from './build.js';
+import { APP_PACKAGE, MissingBuildError, requireBuild, staleSources } from './build.js';
 import { appSettings, BARE_APP, type LoadSample, loadInFreshProcess } from './coldStart.js';
 
 // These load dist/: `npm test` builds first.
@@ -23,12 +23,13 @@ describe('loadInFreshProcess', () => {
     expect(bare.rss).toBeGreaterThan(bare.heapUsed);
   });
 
-  it("loads our app with the sample settings: every function but the topic's, which needs a topic set", async () => {
-    const ours = await loadInFreshProcess(REPO_ROOT, { packages: true });
+  it("loads our bundle with the sample settings: every function but the topic's, which needs a topic set", async () => {
+    const ours = await loadInFreshProcess(APP_PACKAGE, { packages: true });
     expect(ours.functions.sort()).toEqual(FUNCTIONS_WITHOUT_TOPIC);
-    // Lazy loading: no npm package at start-up that a bare @azure/functions app does not load too; the SDKs, p-limit,
-    // ajv and the rest load on the first invocation that needs them.
-    expect(ours.packages).toEqual(bare.packages);
+    // The bundle carries @azure/functions and everything else: no package comes from a node_modules folder, where
+    // the bare app loads the library from one.
+    expect(ours.packages).toEqual([]);
+    expect(bare.packages).toContain('@azure/functions');
   });
 });
 
@@ -58,18 +59,35 @@ describe('requireBuild and staleSources', () => {
     expect(() => requireBuild(REPO_ROOT)).not.toThrow();
   });
 
-  it('lists the sources whose compiled file is missing or older', async () => {
+  it('lists the sources changed since the bundle, and the shared/ ones whose compiled file is missing or older', async () => {
     root = await mkdtemp(join(tmpdir(), 'bench-stale-'));
-    const files = ['functions/fresh.ts', 'dist/functions/fresh.js', 'shared/old.ts', 'dist/shared/old.js'];
-    for (const file of [...files, 'shared/new.ts']) {
+    const files = [
+      'functions/fresh.ts',
+      'functions/late.ts',
+      'shared/old.ts',
+      'dist/shared/old.js',
+      'shared/kept.ts',
+      'dist/shared/kept.js',
+      'shared/new.ts',
+      'dist/app/package.json',
+    ];
+    for (const file of files) {
       await mkdir(dirname(join(root, file)), { recursive: true });
       await writeFile(join(root, file), '');
     }
-    const [earlier, later] = [new Date('2025-01-01T00:00:00Z'), new Date('2025-01-02T00:00:00Z')];
-    await utimes(join(root, 'functions/fresh.ts'), earlier, earlier);
-    await utimes(join(root, 'dist/functions/fresh.js'), later, later);
-    await utimes(join(root, 'dist/shared/old.js'), earlier, earlier);
-    await utimes(join(root, 'shared/old.ts'), later, later);
-    expect(staleSources(root).sort()).toEqual(['shared/new.ts', 'shared/old.ts']);
+    const at = (day: number) => new Date(`2025-01-0${day}T00:00:00Z`);
+    const times: Record<string, Date> = {
+      'functions/fresh.ts': at(1),
+      'shared/kept.ts': at(1),
+      'dist/shared/kept.js': at(2),
+      'shared/old.ts': at(2),
+      'dist/shared/old.js': at(1),
+      'shared/new.ts': at(1),
+      'dist/app/package.json': at(3),
+      'functions/late.ts': at(4),
+    };
+    for (const [file, time] of Object.entries(times)) await utimes(join(root, file), time, time);
+    // late: newer than the bundle; old: newer than its compiled file; new: never compiled.
+    expect(staleSources(root).sort()).toEqual(['functions/late.ts', 'shared/new.ts', 'shared/old.ts']);
   });
 });

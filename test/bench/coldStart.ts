@@ -40,7 +40,8 @@ export function appSettings(root: string = REPO_ROOT): Record<string, string> {
 /**
  * Loads the app at `appRoot` in a fresh Node process the way the Functions host does: the compiled local-host loader
  * stands in for `@azure/functions-core` and imports every file `package.json` `main` names. Requires `dist/` (see
- * `requireBuild`). With `packages`, also lists the npm packages loaded (that run is slower, so not for timing).
+ * `requireBuild`); ours is the bundle, `APP_PACKAGE`. With `packages`, also lists the npm packages loaded from a
+ * node_modules folder (that run is slower, so not for timing).
  *
  * @example
  * const bare = await loadInFreshProcess(BARE_APP);

@@ -1,8 +1,8 @@
-import { readFileSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { REPO_ROOT } from '../helpers/localHost.js';
-import { isIgnored, parseIgnoreFile } from './ignoreFile.js';
+import { deployIgnoreRules, isIgnored, parseIgnoreFile } from './ignoreFile.js';
 
 describe('parseIgnoreFile + isIgnored (gitignore syntax, as azd reads .funcignore)', () => {
   it('matches a pattern without a slash at any depth, and a folder with everything in it', () => {
@@ -54,42 +54,25 @@ describe('parseIgnoreFile + isIgnored (gitignore syntax, as azd reads .funcignor
     expect(isIgnored(rules, 'localXsettings.json', false)).toBe(false);
   });
 
-  it("keeps what azd must ship and leaves out the rest, with the repository's .funcignore", () => {
-    const rules = parseIgnoreFile(readFileSync(join(REPO_ROOT, '.funcignore'), 'utf8'));
-    for (const [path, isDirectory] of [
-      ['dist', true],
-      ['dist/functions/health.js', false],
-      ['host.json', false],
-      ['package.json', false],
-      ['node_modules/@azure/functions/dist/azure-functions.js', false],
-    ] as const) {
-      expect(isIgnored(rules, path, isDirectory), path).toBe(false);
-    }
-    for (const [path, isDirectory] of [
-      ['functions/health.ts', false],
-      ['test', true],
-      ['tsconfig.test.json', false],
-      ['local.settings.json', false],
-      ['.git', true],
-      ['.gitignore', false],
-      ['node_modules/@azure/functions/types/index.d.ts', false],
-    ] as const) {
-      expect(isIgnored(rules, path, isDirectory), path).toBe(true);
-    }
-  });
+  it('leaves out what azd always leaves out of a package folder, and what its own .funcignore names', async () => {
+    const folder = await mkdtemp(join(tmpdir(), 'deploy-ignore-'));
+    try {
+      const plain = deployIgnoreRules(folder);
+      for (const path of ['host.json', 'package.json', 'functions/health.js', 'chunks/chunk-ABC.js', 'a.js.map']) {
+        expect(isIgnored(plain, path, false), path).toBe(false);
+      }
+      for (const path of ['local.settings.json', '.funcignore', 'sub/local.settings.json']) {
+        expect(isIgnored(plain, path, false), path).toBe(true);
+      }
+      expect(isIgnored(plain, '.azure', true)).toBe(true);
 
-  it("leaves the dev tooling (tools/, compiled to dist/tools/) out of the package, with the repository's .funcignore", () => {
-    const rules = parseIgnoreFile(readFileSync(join(REPO_ROOT, '.funcignore'), 'utf8'));
-    for (const [path, isDirectory] of [
-      ['tools', true],
-      ['dist/tools', true],
-      ['dist/tools/cli/main.js', false],
-      ['dist/tools/localhost/server.js', false],
-    ] as const) {
-      expect(isIgnored(rules, path, isDirectory), path).toBe(true);
-    }
-    for (const path of ['dist/shared/runtime.js', 'dist/shared/connector/openapi.js']) {
-      expect(isIgnored(rules, path, false), path).toBe(false);
+      await writeFile(join(folder, '.funcignore'), '*.map\n');
+      const own = deployIgnoreRules(folder);
+      expect(isIgnored(own, 'functions/health.js.map', false)).toBe(true);
+      expect(isIgnored(own, 'functions/health.js', false)).toBe(false);
+      expect(isIgnored(own, 'local.settings.json', false)).toBe(true);
+    } finally {
+      await rm(folder, { recursive: true, force: true });
     }
   });
 });

@@ -1,3 +1,5 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import ignore, { type Ignore } from 'ignore';
 
 /** The compiled lines of an ignore file (`.funcignore`, gitignore syntax). */
@@ -23,4 +25,19 @@ export function parseIgnoreFile(text: string): IgnoreRules {
  */
 export function isIgnored(rules: IgnoreRules, path: string, isDirectory: boolean): boolean {
   return rules.ignores(isDirectory ? `${path}/` : path);
+}
+
+/**
+ * What azd leaves out when it zips a function app's package folder (`createDeployableZip` in azure-dev's
+ * `project_utils.go`): the lines of the `.funcignore` in that folder, if there is one, and always the `.funcignore`
+ * itself, `local.settings.json` and `.azure/`. azd reads `.funcignore` from the folder it zips (azure.yaml `dist`),
+ * not from the project.
+ *
+ * @example
+ * const rules = deployIgnoreRules('dist/app'); // no .funcignore there: everything but the three files ships
+ */
+export function deployIgnoreRules(packageRoot: string): IgnoreRules {
+  const file = join(packageRoot, '.funcignore');
+  const lines = existsSync(file) ? readFileSync(file, 'utf8') : '';
+  return parseIgnoreFile(`${lines}\n.funcignore\nlocal.settings.json\n.azure/\n`);
 }

@@ -20,9 +20,9 @@ Suites (--only takes their names):
               Event Grid requests per 1,000 events vs the minimum; storage round trips per message vs 2
   projection  projectChanges events/s on Azurite (one event per call, 16 at once) vs the bare append + read +
               write per event; storage round trips per event vs 3
-  coldStart   loading the compiled entry points (as the Functions host does, fresh process each) vs a bare
-              @azure/functions app with one function: load time, process time, heap, RSS
-  size        what azd deploys (.funcignore, production dependencies only), on disk and deflated, vs the bare app
+  coldStart   loading the bundled entry points (dist/app, as the Functions host does, fresh process each) vs a
+              bare @azure/functions app with one function: load time, process time, heap, RSS
+  size        what azd deploys (the bundle folder dist/app), on disk and deflated, vs the bare app and the budget
 
 coldStart and size measure dist/: run "npm run build" first (the benchmark builds nothing).
 

@@ -37,12 +37,12 @@ interface PackageJson {
 }
 
 /**
- * The size of what `azd deploy` ships for a function app without changing the folder: the app's files as the ignore
- * rules (`.funcignore`) filter them, plus the production dependency closure — what `npm prune --omit=dev` (azure.yaml's
- * prepackage hook) leaves in `node_modules` — filtered by the same rules, since azd applies them to the whole folder.
+ * The size of what `azd deploy` ships for a function app folder without changing it: the folder's files as the
+ * ignore rules (azd's, see `deployIgnoreRules`) filter them, plus the production dependency closure installed in
+ * `node_modules` (none for the bundle, whose package.json has no dependencies), filtered by the same rules.
  *
  * @example
- * const size = await packageSize(repoRoot, parseIgnoreFile(readFileSync('.funcignore', 'utf8')));
+ * const size = await packageSize('dist/app', deployIgnoreRules('dist/app'));
  * size.deflatedBytes; // about the zip's size
  */
 export async function packageSize(appRoot: string, rules: IgnoreRules): Promise<PackageSize> {

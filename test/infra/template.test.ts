@@ -16,6 +16,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { SETTINGS } from '../../shared/config.js';
 import { buildInfra, findBicep, formatDiagnostic } from '../../tools/infra/bicep.js';
 import { REPO_ROOT } from '../helpers/localHost.js';
+import { APP_PACKAGE } from '../bench/build.js';
 import { ArmDeployment, type DeployedResource, type DeploymentScope, Unknown, type Value } from './armTemplate.js';
 import { compiledInfra } from './compiledInfra.js';
 
@@ -146,7 +147,7 @@ function loadAppWith(env: Record<string, string>): LoadedFunction[] {
   const registrations = pathToFileURL(join(REPO_ROOT, 'dist', 'tools', 'localhost', 'registrations.js')).href;
   const script = [
     `import { loadApp } from ${JSON.stringify(registrations)};`,
-    `const loaded = await loadApp(${JSON.stringify(REPO_ROOT)});`,
+    `const loaded = await loadApp(${JSON.stringify(APP_PACKAGE)});`,
     'process.stdout.write(JSON.stringify(loaded.map(({ name, trigger }) => ({ name, trigger }))));',
   ].join('\n');
   const result = spawnSync(process.execPath, ['--input-type=module', '-e', script], {

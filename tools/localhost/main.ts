@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError } from 'commander';
@@ -9,6 +10,8 @@ import { createLocalHostServer } from './server.js';
 import { applySettings, localKey, needsEmbeddedStorage, readLocalSettings } from './settings.js';
 
 const APP_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+/** The bundle `npm run build` writes: the very package azd deploys. */
+const PACKAGE_ROOT = join(APP_ROOT, 'dist', 'app');
 
 const program = new Command()
   .name('npm start --')
@@ -48,13 +51,16 @@ if (needsEmbeddedStorage()) {
 let registrations: Registration[] = [];
 const fanOut = new LocalFanOut(() => registrations, log);
 if (!process.env.EVENTGRID_TOPIC_ENDPOINT?.trim()) {
-  // Loaded from the compiled tree the functions use, so both share one module instance.
+  // Handed over through a process-wide key that the bundle's copy of the runtime module reads.
   const { useLocalFanOut } = await import('../../shared/runtime.js');
   useLocalFanOut(fanOut);
 }
 
+// A bundle built with source maps (npm run build:bundle -- --sourcemap): stack traces then point into the TypeScript.
+if (existsSync(join(APP_ROOT, 'dist', 'app-sourcemaps'))) process.setSourceMapsEnabled(true);
+
 try {
-  registrations = await loadApp(APP_ROOT);
+  registrations = await loadApp(PACKAGE_ROOT);
 } catch (error) {
   console.error(`The app did not start: ${(error as Error).message}`);
   await azurite?.stop();
