@@ -6,7 +6,7 @@ import { basename, dirname, join, relative, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Metafile } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { entryPoints } from '../../shared/localhost/registrations.js';
+import { entryPoints } from '../../tools/localhost/registrations.js';
 import {
   APP_DIR,
   BundleError,

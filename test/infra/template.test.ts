@@ -15,8 +15,8 @@ import { pathToFileURL } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { SETTINGS } from '../../shared/config.js';
 import { buildInfra, findBicep, formatDiagnostic } from '../../tools/infra/bicep.js';
-import { REPO_ROOT } from '../helpers/localHost.js';
 import { APP_PACKAGE } from '../bench/build.js';
+import { REPO_ROOT } from '../helpers/localHost.js';
 import { ArmDeployment, type DeployedResource, type DeploymentScope, Unknown, type Value } from './armTemplate.js';
 import { compiledInfra } from './compiledInfra.js';
 
