@@ -251,7 +251,7 @@ export class DataverseTransport {
       const reason = /error_description="([^"]*)"/.exec(response.headers.get('www-authenticate') ?? '')?.[1];
       return new DataverseRequestError(
         'DataverseUnauthorized',
-        `Dataverse refused the token for ${request.operation} (401${reason ? `: ${reason.slice(0, 300)}` : ''}). Check that DATAVERSE_URL is the environment the credential is for, and the credential's tenant.`,
+        `Dataverse refused the token for ${request.operation} (401${reason ? `: ${reason.replace(/^.*----> +/, '').slice(0, 300)}` : ''}). Check that DATAVERSE_URL is the environment the credential is for, and the credential's tenant.`,
         details,
       );
     }

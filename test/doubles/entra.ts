@@ -259,8 +259,10 @@ export class EntraDouble {
         return;
       }
       const problem = this.checkAssertion(app, form.client_assertion);
-      if (problem) fail(401, 'invalid_client', problem.code, problem.description);
-      return;
+      if (problem) {
+        fail(401, 'invalid_client', problem.code, problem.description);
+        return;
+      }
     } else if (form.client_secret !== undefined) {
       if (!app.clientSecret || form.client_secret !== app.clientSecret) {
         fail(
