@@ -29,6 +29,16 @@ const NOT_IN_AZURE: Readonly<Record<string, string>> = {
     'the topic has keys disabled; without a key the publisher uses the managed identity (EventGrid Data Sender)',
   [SETTINGS.environment]:
     'Azure sets it to Production itself; Development would let flows register callbacks to private addresses',
+  // TODO(merge): the infra engineer's branch sets DATAVERSE_URL from a dataverseUrl parameter; drop this line then.
+  [SETTINGS.dataverseUrl]: 'set by the infra change that adds the dataverseUrl parameter (issue 14 merge)',
+  [SETTINGS.dataverseTenantId]: 'only with a certificate or secret; in Azure the managed identity signs in',
+  [SETTINGS.dataverseClientId]:
+    'only for a user-assigned identity or an app registration; the template gives the app a system-assigned identity',
+  [SETTINGS.dataverseCertificatePath]: 'the managed identity needs no certificate',
+  [SETTINGS.dataverseCertificatePassword]: 'the managed identity needs no certificate',
+  [SETTINGS.dataverseClientSecret]: 'a secret is the weaker option; the managed identity needs none',
+  [SETTINGS.dataverseTimeoutSeconds]: 'the default (30 s) suits Azure',
+  [SETTINGS.dataverseRetryBudgetSeconds]: 'the default (60 s) suits Azure',
 };
 
 /** The identity-based form (`<connection>__<property>`, the Functions convention) the template uses for a connection. */
