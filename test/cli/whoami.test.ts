@@ -128,6 +128,7 @@ describe('runWhoAmI with a real credential (the Entra double)', () => {
     entra.register({ clientId: appId, clientSecret: secret, certificatePem: certificate.certificatePem });
     secured = new DataverseDouble({ verifyToken: (token, audience) => entra.verifyAccessToken(token, audience) });
     await secured.start();
+    writeFileSync(join(dir, 'none.json'), JSON.stringify({ Values: {} }));
   });
 
   afterAll(async () => {
@@ -159,10 +160,6 @@ describe('runWhoAmI with a real credential (the Entra double)', () => {
     );
     return { code, stdout: out.join(''), stderr: err.join('') };
   }
-
-  beforeAll(() => {
-    writeFileSync(join(dir, 'none.json'), JSON.stringify({ Values: {} }));
-  });
 
   const azure = (extra: Record<string, string>) => ({
     AZURE_FUNCTIONS_ENVIRONMENT: 'Production',
