@@ -4,7 +4,7 @@ import type { EventGridTarget } from '../shared/connector/health.js';
 import { httpTrigger } from '../shared/connector/operations.js';
 import { getIngestDeps, usesLocalFanOut } from '../shared/pipeline/runtime.js';
 
-/** Version, and whether storage and the Event Grid topic answer (200 healthy, 503 not). Anonymous. */
+/** Version, and whether storage, the Event Grid topic and (when configured) Dataverse answer (200 healthy, 503 not). Anonymous. */
 export async function health(): Promise<HttpResponseInit> {
   const { appVersion, health: healthResponse } = await import('../shared/connector/health.js');
   const config = getConfig();
@@ -21,6 +21,14 @@ export async function health(): Promise<HttpResponseInit> {
     },
     eventGrid,
     version: appVersion(),
+    ...(config.dataverse
+      ? {
+          pingDataverse: async () => {
+            const { getDataverseApi } = await import('../shared/dataverseApi/runtime.js');
+            await (await getDataverseApi()).whoAmI();
+          },
+        }
+      : {}),
   });
 }
 

@@ -144,8 +144,8 @@ const HEALTH: Schema = {
     checks: {
       type: 'object',
       required: ['storage', 'eventGrid'],
-      properties: { storage: ref('Check'), eventGrid: ref('Check') },
-      description: 'The result of each dependency check.',
+      properties: { storage: ref('Check'), eventGrid: ref('Check'), dataverse: ref('Check') },
+      description: 'The result of each dependency check (dataverse only when DATAVERSE_URL is set).',
       'x-ms-summary': 'Checks',
     },
   },
