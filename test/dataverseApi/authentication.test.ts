@@ -230,3 +230,51 @@ describe('expired and refused tokens', () => {
     expect(error).toMatchObject({ code: 'DataverseUnauthorized', status: 401 });
   });
 });
+
+describe('managed identity (ManagedIdentityCredential against the Functions identity endpoint of the Entra double)', () => {
+  const saved = { endpoint: process.env.IDENTITY_ENDPOINT, header: process.env.IDENTITY_HEADER };
+  const systemAssigned = randomUUID();
+  const userAssigned = randomUUID();
+  let systemUser: string;
+  let assignedUser: string;
+
+  beforeAll(() => {
+    // What the Functions host gives an app with an identity.
+    process.env.IDENTITY_ENDPOINT = entra.identityEndpoint;
+    process.env.IDENTITY_HEADER = entra.identityHeader;
+    entra.registerManagedIdentity(systemAssigned);
+    entra.registerManagedIdentity(userAssigned);
+    systemUser = dataverse.addApplicationUser(systemAssigned);
+    assignedUser = dataverse.addApplicationUser(userAssigned);
+  });
+
+  afterAll(() => {
+    for (const [name, value] of [
+      ['IDENTITY_ENDPOINT', saved.endpoint],
+      ['IDENTITY_HEADER', saved.header],
+    ] as const) {
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+    }
+  });
+
+  it('signs in with the system-assigned identity', async () => {
+    const client = await api({ kind: 'identity', localMode: false });
+    expect((await client.whoAmI()).userId).toBe(systemUser);
+    expect(dataverse.requests.at(-1)?.appId).toBe(systemAssigned);
+  });
+
+  it('signs in with a user-assigned identity named by DATAVERSE_CLIENT_ID', async () => {
+    const client = await api({ kind: 'identity', clientId: userAssigned, localMode: false });
+    expect((await client.whoAmI()).userId).toBe(assignedUser);
+    expect(dataverse.requests.at(-1)?.appId).toBe(userAssigned);
+  });
+
+  it('names the identity setting when the identity is not assigned to the app', async () => {
+    const error = await failure((await api({ kind: 'identity', clientId: randomUUID(), localMode: false })).whoAmI());
+    expect(error.operation).toBe('token');
+    expect(error.message).toContain('DATAVERSE_CLIENT_ID');
+    expect(error).toMatchObject({ code: 'DataverseCredentialRejected', transient: false });
+    expect(error.message).toContain('is assigned to this app');
+  });
+});

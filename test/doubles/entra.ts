@@ -22,6 +22,12 @@
  * - "Access token claims reference" (https://learn.microsoft.com/entra/identity-platform/access-token-claims-reference):
  *   the access token's `aud`, `iss`, `tid`, `oid`, `appid`, `exp`.
  *
+ * - "How to use managed identities for App Service and Azure Functions", REST endpoint reference
+ *   (https://learn.microsoft.com/azure/app-service/overview-managed-identity#rest-endpoint-reference): the identity
+ *   endpoint a Function App gets in `IDENTITY_ENDPOINT`, called as `GET ?resource=<resource>&api-version=2019-08-01`
+ *   (plus `client_id` for a user-assigned identity) with the `X-IDENTITY-HEADER` secret from `IDENTITY_HEADER`;
+ *   the answer `{ access_token, expires_on, resource, token_type, client_id }`. Served at {@link EntraDouble.identityEndpoint}.
+ *
  * The access tokens it issues are RS256 JWTs signed by the double's own key; {@link EntraDouble.verifyAccessToken} lets
  * the Dataverse double check them the way a resource server would (signature, audience, expiry).
  */
@@ -94,6 +100,10 @@ export class EntraDouble {
   private readonly signingKid = randomUUID();
   private server: Server | undefined;
   private port = 0;
+  /** The `X-IDENTITY-HEADER` value the identity endpoint requires (`IDENTITY_HEADER`). */
+  readonly identityHeader = randomUUID();
+  /** Managed identities by client id; the first registered is the system-assigned one. */
+  private readonly identities = new Map<string, string>();
   /** Every token request's form fields (secrets and assertions included: tests check what was sent). */
   readonly tokenRequests: Array<Record<string, string>> = [];
 
@@ -115,6 +125,18 @@ export class EntraDouble {
   /** The issuer of the access tokens. */
   get issuer(): string {
     return `${this.authorityHost}/${this.tenantId}/v2.0`;
+  }
+
+  /** `IDENTITY_ENDPOINT`: the App Service / Functions managed identity endpoint. */
+  get identityEndpoint(): string {
+    return `${this.authorityHost}/msi/token`;
+  }
+
+  /** Adds a managed identity (the first one added is the app's system-assigned identity); returns its object id. */
+  registerManagedIdentity(clientId: string): string {
+    const objectId = randomUUID();
+    this.identities.set(clientId, objectId);
+    return objectId;
   }
 
   /** Trusts the double's TLS certificate for the requests of one credential only (no process-wide setting). */
@@ -205,6 +227,10 @@ export class EntraDouble {
         scopes_supported: ['openid', 'profile', 'email', 'offline_access'],
         tenant_region_scope: 'EU',
       });
+    }
+    if (req.method === 'GET' && url.pathname === '/msi/token') {
+      this.counters.tokenRequests++;
+      return this.managedIdentityToken(url.searchParams, req.headers['x-identity-header'], res);
     }
     if (req.method === 'POST' && url.pathname === `${tenantPath}/oauth2/v2.0/token`) {
       this.counters.tokenRequests++;
@@ -298,6 +324,54 @@ export class EntraDouble {
       expires_in: this.tokenLifetimeSeconds,
       ext_expires_in: this.tokenLifetimeSeconds,
       access_token: this.signToken(claims),
+    });
+  }
+
+  private managedIdentityToken(
+    params: URLSearchParams,
+    header: string | string[] | undefined,
+    res: ServerResponse,
+  ): void {
+    const resource = params.get('resource');
+    const requested = params.get('client_id') ?? params.get('mi_res_id') ?? params.get('principal_id');
+    const entry = requested
+      ? [...this.identities].find(([clientId]) => clientId === requested)
+      : [...this.identities][0];
+    const problem: [number, string] | undefined =
+      header !== this.identityHeader
+        ? [401, 'X-IDENTITY-HEADER is missing or wrong.']
+        : params.get('api-version') !== '2019-08-01'
+          ? [400, `Unsupported api-version ${params.get('api-version')}.`]
+          : !resource
+            ? [400, 'resource is required.']
+            : !entry
+              ? [400, `No managed identity ${requested ?? '(system-assigned)'} is assigned to this app.`]
+              : undefined;
+    if (problem || !entry || !resource) {
+      const [status, message] = problem ?? [400, 'bad request'];
+      this.counters.tokenFailures++;
+      this.lastError = message;
+      json(res, status, { statusCode: status, message, correlationId: randomUUID() });
+      return;
+    }
+    const [clientId, objectId] = entry;
+    const now = Math.floor(Date.now() / 1000);
+    const claims: AccessTokenClaims = {
+      aud: resource.replace(/\/\.default$/, ''),
+      iss: `https://sts.windows.net/${this.tenantId}/`,
+      tid: this.tenantId,
+      oid: objectId,
+      appid: clientId,
+      iat: now,
+      exp: now + this.tokenLifetimeSeconds,
+    };
+    this.counters.tokensIssued++;
+    json(res, 200, {
+      access_token: this.signToken(claims),
+      expires_on: String(claims.exp),
+      resource,
+      token_type: 'Bearer',
+      client_id: clientId,
     });
   }
 
