@@ -26,7 +26,8 @@ export async function openDataverse(
 const client = lazy(async () => {
   const settings = getConfig().dataverse;
   if (!settings) throw new Error('DATAVERSE_URL is not set, so Dataverse features are off.');
-  return openDataverse(settings);
+  // Retries go to the host's log (Application Insights in Azure); the lines hold no header or token.
+  return openDataverse(settings, { log: (line) => console.warn(line) });
 });
 
 /** Whether Dataverse is configured (`DATAVERSE_URL` set). */
