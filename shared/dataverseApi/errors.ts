@@ -20,8 +20,8 @@ export interface DataverseErrorDetails {
 export class DataverseRequestError extends PermanentError implements DataverseErrorDetails {
   override readonly name = 'DataverseRequestError';
   readonly operation: string;
-  readonly status?: number;
-  readonly dataverseCode?: string;
+  declare readonly status?: number;
+  declare readonly dataverseCode?: string;
   constructor(
     readonly code: string,
     message: string,
@@ -29,9 +29,13 @@ export class DataverseRequestError extends PermanentError implements DataverseEr
   ) {
     super(message);
     this.operation = details.operation;
-    if (details.status !== undefined) this.status = details.status;
-    if (details.dataverseCode !== undefined) this.dataverseCode = details.dataverseCode;
+    Object.assign(this, known(details));
   }
+}
+
+/** The optional details that are set, so absent ones stay absent (not `undefined` properties). */
+function known(details: DataverseErrorDetails): Partial<DataverseErrorDetails> {
+  return Object.fromEntries(Object.entries(details).filter(([, value]) => value !== undefined));
 }
 
 /**
@@ -41,9 +45,9 @@ export class DataverseRequestError extends PermanentError implements DataverseEr
 export class DataverseUnavailableError extends TransientError implements DataverseErrorDetails {
   override readonly name = 'DataverseUnavailableError';
   readonly operation: string;
-  readonly status?: number;
-  readonly dataverseCode?: string;
-  readonly retryAfterSeconds?: number;
+  declare readonly status?: number;
+  declare readonly dataverseCode?: string;
+  declare readonly retryAfterSeconds?: number;
   constructor(
     readonly code: string,
     message: string,
@@ -51,9 +55,7 @@ export class DataverseUnavailableError extends TransientError implements Dataver
   ) {
     super(message);
     this.operation = details.operation;
-    if (details.status !== undefined) this.status = details.status;
-    if (details.dataverseCode !== undefined) this.dataverseCode = details.dataverseCode;
-    if (details.retryAfterSeconds !== undefined) this.retryAfterSeconds = details.retryAfterSeconds;
+    Object.assign(this, known(details));
   }
 }
 

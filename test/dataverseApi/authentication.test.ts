@@ -17,7 +17,7 @@ import { WebApiClient } from '../../shared/dataverseApi/webApiClient.js';
 import { makeCertificate, type TestCertificate } from '../doubles/certificates.js';
 import { DataverseDouble } from '../doubles/dataverse.js';
 import { EntraDouble } from '../doubles/entra.js';
-import { fakeClock } from './helpers.js';
+import { failure, fakeClock } from './helpers.js';
 
 const CERT_APP = randomUUID();
 const SECRET_APP = randomUUID();
@@ -78,17 +78,6 @@ async function api(auth: DataverseAuth, options: { retryBudgetMs?: number } = {}
   return new WebApiClient(transport);
 }
 
-async function failure(promise: Promise<unknown>): Promise<DataverseRequestError | DataverseUnavailableError> {
-  try {
-    await promise;
-  } catch (error) {
-    said.push(String(error), JSON.stringify(error), (error as Error).message);
-    if (error instanceof DataverseRequestError || error instanceof DataverseUnavailableError) return error;
-    throw error;
-  }
-  throw new Error('expected a Dataverse error');
-}
-
 const certificateAuth = (path: string, certificatePassword?: string): DataverseAuth => ({
   kind: 'certificate',
   tenantId: entra.tenantId,
@@ -127,7 +116,10 @@ describe('certificate authentication (ClientCertificateCredential against the En
   it('opens a PEM file whose key is encrypted with DATAVERSE_CERTIFICATE_PASSWORD', async () => {
     const path = file('encrypted.pem', certificate.pem(PASSWORD));
     expect((await (await api(certificateAuth(path, PASSWORD))).whoAmI()).userId).toBe(certUserId);
-    const missing = await failure(api(certificateAuth(path)).then((client) => client.whoAmI()));
+    const missing = await failure(
+      api(certificateAuth(path)).then((client) => client.whoAmI()),
+      said,
+    );
     expect(missing).toMatchObject({ code: 'DataverseCertificateUnreadable', transient: false });
     expect(missing.message).toContain('DATAVERSE_CERTIFICATE_PASSWORD');
   });
@@ -141,23 +133,29 @@ describe('certificate authentication (ClientCertificateCredential against the En
 
   it('says which setting is wrong for a wrong PFX password, a missing file and a file without a key', async () => {
     const pfx = file('wrong.pfx', certificate.pfx(PASSWORD));
-    const wrong = await failure(createCredential(certificateAuth(pfx, 'not-the-password'), entra.credentialOptions()));
+    const wrong = await failure(
+      createCredential(certificateAuth(pfx, 'not-the-password'), entra.credentialOptions()),
+      said,
+    );
     expect(wrong).toMatchObject({ code: 'DataverseCertificateUnreadable', transient: false });
     expect(wrong.message).toContain('DATAVERSE_CERTIFICATE_PASSWORD does not open');
     expect(wrong.message).not.toContain('not-the-password');
 
-    const missing = await failure(createCredential(certificateAuth(join(dir, 'nope.pem')), entra.credentialOptions()));
+    const missing = await failure(
+      createCredential(certificateAuth(join(dir, 'nope.pem')), entra.credentialOptions()),
+      said,
+    );
     expect(missing.message).toMatch(/DATAVERSE_CERTIFICATE_PATH: cannot read .*nope\.pem \(ENOENT\)/);
 
     const publicOnly = file('public.pem', certificate.certificatePem);
-    const noKey = await failure(createCredential(certificateAuth(publicOnly), entra.credentialOptions()));
+    const noKey = await failure(createCredential(certificateAuth(publicOnly), entra.credentialOptions()), said);
     expect(noKey.message).toContain('no private key');
   });
 
   it('reports a certificate Entra does not know as a permanent credential error with the AADSTS reason', async () => {
     const stranger = makeCertificate('not registered');
     const client = await api(certificateAuth(file('stranger.pem', stranger.pem())));
-    const error = await failure(client.whoAmI());
+    const error = await failure(client.whoAmI(), said);
     expect(error).toBeInstanceOf(DataverseRequestError);
     expect(error).toMatchObject({ code: 'DataverseCredentialRejected', transient: false, operation: 'token' });
     expect(error.message).toContain('DATAVERSE_CERTIFICATE_PATH');
@@ -181,7 +179,7 @@ describe('client secret authentication', () => {
 
   it('reports a wrong secret without repeating it', async () => {
     const wrong = `${SECRET}-old`;
-    const error = await failure((await api(secretAuth(wrong))).whoAmI());
+    const error = await failure((await api(secretAuth(wrong))).whoAmI(), said);
     expect(error).toMatchObject({ code: 'DataverseCredentialRejected', transient: false });
     expect(error.message).toContain('AADSTS7000215');
     expect(error.message).toContain('DATAVERSE_CLIENT_SECRET');
@@ -189,7 +187,7 @@ describe('client secret authentication', () => {
   });
 
   it('says the app is not an application user of the environment (403)', async () => {
-    const error = await failure((await api(secretAuth(SECRET, NO_USER_APP))).whoAmI());
+    const error = await failure((await api(secretAuth(SECRET, NO_USER_APP))).whoAmI(), said);
     expect(error).toMatchObject({
       code: 'DataverseForbidden',
       status: 403,
@@ -213,7 +211,7 @@ describe('expired and refused tokens', () => {
   it('gives up with a permanent error naming the reason when the token is refused again', async () => {
     const client = await api({ kind: 'secret', tenantId: entra.tenantId, clientId: SECRET_APP, clientSecret: SECRET });
     dataverse.inject({ kind: 'expiredToken' }, { times: 2 });
-    const error = await failure(client.whoAmI());
+    const error = await failure(client.whoAmI(), said);
     expect(error).toMatchObject({ code: 'DataverseUnauthorized', status: 401, transient: false });
     expect(error.message).toContain('The token is expired');
     expect(error.message).toContain('DATAVERSE_URL');
@@ -226,7 +224,7 @@ describe('expired and refused tokens', () => {
       retryBudgetMs: 0,
       clock: fakeClock(),
     });
-    const error = await failure(new WebApiClient(transport).whoAmI());
+    const error = await failure(new WebApiClient(transport).whoAmI(), said);
     expect(error).toMatchObject({ code: 'DataverseUnauthorized', status: 401 });
   });
 });
@@ -271,7 +269,10 @@ describe('managed identity (ManagedIdentityCredential against the Functions iden
   });
 
   it('names the identity setting when the identity is not assigned to the app', async () => {
-    const error = await failure((await api({ kind: 'identity', clientId: randomUUID(), localMode: false })).whoAmI());
+    const error = await failure(
+      (await api({ kind: 'identity', clientId: randomUUID(), localMode: false })).whoAmI(),
+      said,
+    );
     expect(error.operation).toBe('token');
     expect(error.message).toContain('DATAVERSE_CLIENT_ID');
     expect(error).toMatchObject({ code: 'DataverseCredentialRejected', transient: false });

@@ -1,3 +1,4 @@
+import { DataverseRequestError, DataverseUnavailableError } from '../../shared/dataverseApi/errors.js';
 import type { TransportClock } from '../../shared/dataverseApi/transport.js';
 import { DataverseDouble } from '../doubles/dataverse.js';
 
@@ -70,6 +71,24 @@ export function seedTables(dataverse: DataverseDouble): void {
       },
     ],
   });
+}
+
+/**
+ * The Dataverse error a call ends with (failing the test if it succeeds or throws something else); `seen` collects what
+ * the error says, for checking that no secret is in it.
+ */
+export async function failure(
+  promise: Promise<unknown>,
+  seen?: string[],
+): Promise<DataverseRequestError | DataverseUnavailableError> {
+  try {
+    await promise;
+  } catch (error) {
+    seen?.push(String(error), JSON.stringify(error), (error as Error).message);
+    if (error instanceof DataverseRequestError || error instanceof DataverseUnavailableError) return error;
+    throw error;
+  }
+  throw new Error('expected a Dataverse error');
 }
 
 export { DataverseDouble };

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DataverseRequestError, DataverseUnavailableError } from '../../shared/dataverseApi/errors.js';
 import { DataverseTransport } from '../../shared/dataverseApi/transport.js';
 import { WebApiClient } from '../../shared/dataverseApi/webApiClient.js';
-import { DataverseDouble, fakeClock, seedTables } from './helpers.js';
+import { DataverseDouble, failure, fakeClock, seedTables } from './helpers.js';
 
 let dataverse: DataverseDouble;
 
@@ -32,16 +32,6 @@ function client(options: Partial<ConstructorParameters<typeof DataverseTransport
     ...options,
   });
   return { api: new WebApiClient(transport), clock, logs };
-}
-
-async function failure(promise: Promise<unknown>): Promise<DataverseRequestError | DataverseUnavailableError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof DataverseRequestError || error instanceof DataverseUnavailableError) return error;
-    throw error;
-  }
-  throw new Error('expected a Dataverse error');
 }
 
 describe('WebApiClient: capabilities', () => {

@@ -53,7 +53,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { close, listen, readBody } from './http.js';
 
 /** Column types the double knows, as `AttributeType` values. */
 export type ColumnType =
@@ -289,16 +289,13 @@ export class DataverseDouble {
         if (!res.headersSent) writeError(res, new ApiError(500, '0x80040216', `Unexpected: ${String(error)}`));
       });
     });
-    await new Promise<void>((resolve) => this.server?.listen(0, '127.0.0.1', resolve));
-    this.port = (this.server.address() as AddressInfo).port;
+    this.port = await listen(this.server);
   }
 
   async stop(): Promise<void> {
     const server = this.server;
     this.server = undefined;
-    if (!server) return;
-    server.closeAllConnections();
-    await new Promise((resolve) => server.close(resolve));
+    await close(server);
   }
 
   private table(logicalName: string): Table {
@@ -942,10 +939,4 @@ function order(rows: Row[], text: string | undefined, knowsColumn: (column: stri
     }
     return 0;
   });
-}
-
-async function readBody(req: IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of req) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
 }

@@ -34,10 +34,10 @@
 import { constants, createHash, createPublicKey, generateKeyPairSync, randomUUID, sign, verify } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Agent, createServer, type Server } from 'node:https';
-import type { AddressInfo } from 'node:net';
 import type { HttpClient, PipelineRequest } from '@azure/core-rest-pipeline';
 import { createDefaultHttpClient } from '@azure/core-rest-pipeline';
 import { makeCertificate, type TestCertificate } from './certificates.js';
+import { close, listen, readBody } from './http.js';
 
 /** An app registration the double knows: its client id, and the credentials it accepts. */
 export interface AppRegistration {
@@ -175,16 +175,13 @@ export class EntraDouble {
         res.end(JSON.stringify({ error: 'server_error', error_description: String(error) }));
       });
     });
-    await new Promise<void>((resolve) => this.server?.listen(0, '127.0.0.1', resolve));
-    this.port = (this.server.address() as AddressInfo).port;
+    this.port = await listen(this.server);
   }
 
   async stop(): Promise<void> {
     const server = this.server;
     this.server = undefined;
-    if (!server) return;
-    server.closeAllConnections();
-    await new Promise((resolve) => server.close(resolve));
+    await close(server);
   }
 
   /**
@@ -458,10 +455,4 @@ export class EntraDouble {
 function json(res: ServerResponse, status: number, body: unknown): void {
   res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
   res.end(JSON.stringify(body));
-}
-
-async function readBody(req: IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of req) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
 }
