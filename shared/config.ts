@@ -102,6 +102,10 @@ export const SETTINGS = {
   dataverseClientSecret: 'DATAVERSE_CLIENT_SECRET',
   dataverseTimeoutSeconds: 'DATAVERSE_TIMEOUT_SECONDS',
   dataverseRetryBudgetSeconds: 'DATAVERSE_RETRY_BUDGET_SECONDS',
+  /** `dataverse-bridge register` only: the Send rule's key, for a queue or topic service endpoint. Never logged. */
+  dataverseSasKey: 'DATAVERSE_SAS_KEY',
+  /** `dataverse-bridge register` only: the webhook function's key, for a webhook service endpoint. Never logged. */
+  dataverseWebhookKey: 'DATAVERSE_WEBHOOK_KEY',
 } as const;
 
 type Env = Readonly<Record<string, string | undefined>>;

@@ -2,6 +2,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { addConnectorCommand } from './connector.js';
 import { type ParseOptions, runParse } from './parse.js';
+import { addRegisterCommand } from './register.js';
 import { runSend, type SendOptions } from './send.js';
 import { addWhoAmICommand } from './whoami.js';
 
@@ -98,6 +99,7 @@ as the queue's name (without --service-bus, an existing path there is still take
 
 addConnectorCommand(program);
 addWhoAmICommand(program);
+addRegisterCommand(program);
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];

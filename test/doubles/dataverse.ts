@@ -99,6 +99,11 @@ export interface TableSeed {
   primaryNameAttribute?: string;
   changeTracking?: boolean;
   columns: ColumnSeed[];
+  /**
+   * Single-valued navigation properties whose name differs from their lookup column, e.g.
+   * `{ eventhandler_serviceendpoint: 'eventhandler' }`. Lookups are otherwise bound by their own name.
+   */
+  navigation?: Record<string, string>;
 }
 
 /** One request as the double saw it (no token: only whether one was sent and accepted). */
@@ -148,7 +153,8 @@ interface Row {
   version: number;
 }
 
-interface Table extends Required<Omit<TableSeed, 'columns' | 'displayName'>> {
+interface Table extends Required<Omit<TableSeed, 'columns' | 'displayName' | 'navigation'>> {
+  navigation: Record<string, string>;
   displayName: string;
   columns: Map<string, ColumnSeed>;
   rows: Map<string, Row>;
@@ -262,6 +268,7 @@ export class DataverseDouble {
       primaryIdAttribute,
       primaryNameAttribute: seed.primaryNameAttribute ?? 'name',
       changeTracking: seed.changeTracking ?? false,
+      navigation: seed.navigation ?? {},
       columns,
       rows: new Map(),
       tombstones: [],
@@ -606,6 +613,7 @@ export class DataverseDouble {
 
   private create(table: Table, data: Record<string, unknown>, prefer: string, query: Record<string, string>): Answer {
     this.checkColumns(table, data, 'create');
+    data = this.bind(table, data);
     const id = String(data[table.primaryIdAttribute] ?? randomUUID()).toLowerCase();
     if (table.rows.has(id)) {
       throw new ApiError(412, '0x80040237', 'A record with matching key values already exists.');
@@ -629,7 +637,7 @@ export class DataverseDouble {
       // An upsert creates the row unless If-Match forbids it.
       if (ifMatch !== undefined) throw notFound(table, id);
       this.checkColumns(table, data, 'create');
-      const row = { data: { ...data, [table.primaryIdAttribute]: id }, version: ++this.version };
+      const row = { data: { ...this.bind(table, data), [table.primaryIdAttribute]: id }, version: ++this.version };
       table.rows.set(id, row);
       return this.written(table, id, row, prefer, query, 201);
     }
@@ -642,7 +650,7 @@ export class DataverseDouble {
       );
     }
     this.checkColumns(table, data, 'update');
-    existing.data = { ...existing.data, ...data, [table.primaryIdAttribute]: id };
+    existing.data = { ...existing.data, ...this.bind(table, data), [table.primaryIdAttribute]: id };
     existing.version = ++this.version;
     return this.written(table, id, existing, prefer, query, 200);
   }
@@ -707,7 +715,36 @@ export class DataverseDouble {
     }
   }
 
+  /**
+   * `<navigation>@odata.bind: "/<set>(<id>)"` sets the lookup, read back as `_<lookup>_value` ("Associate table rows
+   * on create" and "Lookup properties", https://learn.microsoft.com/power-apps/developer/data-platform/webapi/create-entity-using-web-api
+   * and …/webapi/web-api-properties).
+   */
+  private bind(table: Table, data: Record<string, unknown>): Record<string, unknown> {
+    const bound: Record<string, unknown> = {};
+    for (const [name, value] of Object.entries(data)) {
+      const navigation = /^(.+)@odata\.bind$/.exec(name)?.[1];
+      if (navigation === undefined) {
+        bound[name] = value;
+        continue;
+      }
+      const column = table.navigation[navigation] ?? navigation;
+      const target = /^\/?([a-z_][a-z0-9_]*)\(([0-9a-f-]{36})\)$/i.exec(String(value));
+      if (!isLookup(table.columns.get(column)) || !target) {
+        throw new ApiError(
+          400,
+          '0x80060888',
+          `An undeclared property '${navigation}' which only has property annotations in the payload but no property value was found in the payload.`,
+        );
+      }
+      bound[`_${column}_value`] = (target[2] as string).toLowerCase();
+    }
+    return bound;
+  }
+
   private knowsColumn(table: Table, column: string): void {
+    const lookup = /^_(.+)_value$/.exec(column)?.[1];
+    if (lookup !== undefined && isLookup(table.columns.get(lookup))) return;
     if (!table.columns.has(column)) {
       throw new ApiError(
         400,
@@ -724,9 +761,15 @@ export class DataverseDouble {
   }
 
   private shape(table: Table, row: Row, select: string[] | undefined): Record<string, unknown> {
-    const names = select ?? [...table.columns.keys()];
+    // Lookups read as `_<name>_value`; columns not valid for read (secrets such as `saskey`) are never returned.
+    const names =
+      select ??
+      [...table.columns.values()]
+        .filter((c) => c.validForRead !== false)
+        .map((c) => (isLookup(c) ? `_${c.logicalName}_value` : c.logicalName));
     const shaped: Record<string, unknown> = { '@odata.etag': etag(row.version) };
-    for (const name of names) shaped[name] = row.data[name] ?? null;
+    for (const name of names)
+      shaped[name] = table.columns.get(name)?.validForRead === false ? null : (row.data[name] ?? null);
     shaped[table.primaryIdAttribute] = row.data[table.primaryIdAttribute];
     return shaped;
   }
@@ -740,6 +783,10 @@ interface Answer {
 
 function ok(body: unknown, headers: Record<string, string> = {}): Answer {
   return { status: 200, headers, body };
+}
+
+function isLookup(column: ColumnSeed | undefined): boolean {
+  return column?.type === 'Lookup' || column?.type === 'Customer' || column?.type === 'Owner';
 }
 
 function notFound(table: Table, id: string): ApiError {
@@ -886,6 +933,8 @@ export function parseFilter(text: string | undefined, knowsColumn: (column: stri
     else if (raw === 'null') value = null;
     else if (raw === 'true' || raw === 'false') value = raw === 'true';
     else if (GUID.test(raw)) value = raw.toLowerCase();
+    // Edm.DateTimeOffset literals are unquoted; stored ISO strings of the same form compare in time order.
+    else if (/^\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d+)?)?Z$/.test(raw)) value = raw;
     else if (/^-?\d+(\.\d+)?$/.test(raw)) value = Number(raw);
     else throw syntax();
     return { op: (cmp[2] as string).toLowerCase() as 'eq', column: cmp[1] as string, value };

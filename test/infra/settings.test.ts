@@ -39,6 +39,8 @@ const NOT_IN_AZURE: Readonly<Record<string, string>> = {
   [SETTINGS.dataverseClientSecret]: 'a secret is the weaker option; the managed identity needs none',
   [SETTINGS.dataverseTimeoutSeconds]: 'the default (30 s) suits Azure',
   [SETTINGS.dataverseRetryBudgetSeconds]: 'the default (60 s) suits Azure',
+  [SETTINGS.dataverseSasKey]: 'read by `dataverse-bridge register` on your machine, never by the app',
+  [SETTINGS.dataverseWebhookKey]: 'read by `dataverse-bridge register` on your machine, never by the app',
 };
 
 /** The identity-based form (`<connection>__<property>`, the Functions convention) the template uses for a connection. */
