@@ -4,6 +4,7 @@ import { addConnectorCommand } from './connector.js';
 import { type ParseOptions, runParse } from './parse.js';
 import { addRegisterCommand } from './register.js';
 import { runSend, type SendOptions } from './send.js';
+import { addStatusCommand } from './status.js';
 import { addWhoAmICommand } from './whoami.js';
 
 /** Exit code for input that cannot be read as a Dataverse context (and for usage errors). */
@@ -100,6 +101,7 @@ as the queue's name (without --service-bus, an existing path there is still take
 addConnectorCommand(program);
 addWhoAmICommand(program);
 addRegisterCommand(program);
+addStatusCommand(program);
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
