@@ -25,7 +25,10 @@ export async function health(): Promise<HttpResponseInit> {
       ? {
           pingDataverse: async () => {
             const { getDataverseApi } = await import('../shared/dataverseApi/runtime.js');
-            await (await getDataverseApi()).whoAmI();
+            const api = await getDataverseApi();
+            await api.whoAmI();
+            const { lastHourFailures } = await import('../shared/dataverseApi/systemJobs.js');
+            return lastHourFailures(api);
           },
         }
       : {}),

@@ -8,6 +8,8 @@ export interface Check {
   status: 'ok' | 'failed' | 'local';
   durationMs: number;
   message?: string;
+  /** Dataverse only: system jobs of the bridge's steps that failed in the last hour (posts Dataverse could not make). */
+  failedSystemJobsLastHour?: number;
 }
 
 /** What `GET /api/health` answers: 200 when every check passes, else 503 with the same body. */
@@ -26,8 +28,11 @@ export interface HealthDeps {
   pingStorage(): Promise<void>;
   eventGrid: EventGridTarget;
   version: string;
-  /** When Dataverse is configured: one `WhoAmI`; throws a Dataverse error when it does not answer or refuses. */
-  pingDataverse?: () => Promise<void>;
+  /**
+   * When Dataverse is configured: one `WhoAmI`; throws a Dataverse error when it does not answer or refuses. May answer
+   * what it found besides (the failed system jobs of the last hour), which is reported without failing the check.
+   */
+  pingDataverse?: () => Promise<void | Pick<Check, 'message' | 'failedSystemJobsLastHour'>>;
   /** Per check. */
   timeoutMs?: number;
 }
@@ -79,11 +84,11 @@ function dataverseFailure(error: unknown): never {
   );
 }
 
-async function timed(step: () => Promise<void>): Promise<Check> {
+async function timed(step: () => Promise<void | Partial<Check>>): Promise<Check> {
   const started = performance.now();
   try {
-    await step();
-    return { status: 'ok', durationMs: Math.round(performance.now() - started) };
+    const found = await step();
+    return { status: 'ok', durationMs: Math.round(performance.now() - started), ...(found ?? {}) };
   } catch (error) {
     return {
       status: 'failed',

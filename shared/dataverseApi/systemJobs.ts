@@ -88,6 +88,30 @@ export async function failedBridgeJobs(api: DataverseApi, since: Date): Promise<
   return jobs.filter((j) => j.statusCode === JOB_FAILED).length;
 }
 
+/**
+ * For the health answer: the failed system jobs of the bridge's steps in the last hour. Never throws: an application
+ * user that may not read system jobs gets a note (with the error code only: the answer is anonymous) instead.
+ */
+export async function lastHourFailures(
+  api: DataverseApi,
+  now: Date = new Date(),
+): Promise<{ failedSystemJobsLastHour?: number; message?: string }> {
+  try {
+    const failed = await failedBridgeJobs(api, new Date(now.getTime() - 3_600_000));
+    return failed === 0
+      ? { failedSystemJobsLastHour: 0 }
+      : {
+          failedSystemJobsLastHour: failed,
+          message: `${failed} system job${failed === 1 ? '' : 's'} of the bridge's steps failed in the last hour: run "dataverse-bridge status" for Dataverse's messages`,
+        };
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    return {
+      message: `system jobs were not read (${typeof code === 'string' ? code : 'error'}): give the application user read access to sdkmessageprocessingstep and asyncoperation`,
+    };
+  }
+}
+
 function toJob(row: Row, stepId: string): SystemJob {
   const statusCode = Number(row.statuscode);
   const message = (row.friendlymessage as string | null) || (row.message as string | null) || undefined;
