@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { ConfigError, SETTINGS } from '../config.js';
 import { isDataverseError } from '../dataverseApi/errors.js';
+import { type AzureKeyOptions, serviceBusKeyFromAzure } from './azureKeys.js';
 import { commandSettings, type OpenDataverse, openDataverseClient } from './dataverseCommand.js';
 import { RegistrationFileError, type RegistrationSource, readRegistrationFile } from './registrationFile.js';
 import { type Action, applyPlan, type Plan, planRegistration, type RegistrationSecrets } from './registrationPlan.js';
@@ -33,6 +34,7 @@ export async function runRegister(
   err: Writable,
   env: NodeJS.ProcessEnv = process.env,
   open: OpenDataverse = openDataverseClient,
+  azure: AzureKeyOptions = {},
 ): Promise<number> {
   let source: RegistrationSource;
   try {
@@ -47,6 +49,7 @@ export async function runRegister(
     secrets = {
       ...(env[SETTINGS.dataverseSasKey]?.trim() ? { sasKey: env[SETTINGS.dataverseSasKey]?.trim() } : {}),
       ...(env[SETTINGS.dataverseWebhookKey]?.trim() ? { webhookKey: env[SETTINGS.dataverseWebhookKey]?.trim() } : {}),
+      fromAzure: () => serviceBusKeyFromAzure(source.registration.endpoint, env, azure),
     };
   } catch (error) {
     err.write(`error: ${(error as Error).message}\n`);
@@ -148,7 +151,10 @@ export function addRegisterCommand(program: Command): void {
       `
 Settings: DATAVERSE_URL and the credential as for "whoami" (your own "az login" by default), and the endpoint's key:
 DATAVERSE_SAS_KEY (queue/topic: the key of the Send rule named by sasKeyName) or DATAVERSE_WEBHOOK_KEY (webhook: the
-function key). The key is needed only to create the endpoint or change its address; it is never printed.
+function key). Without DATAVERSE_SAS_KEY, when the azd environment names the namespace (AZURE_SUBSCRIPTION_ID,
+AZURE_RESOURCE_GROUP, SERVICEBUS_NAMESPACE equal to the file's namespace), the key is read from Azure with your own
+sign-in (the rule's listKeys). The key is needed only to create the endpoint or change its address; it is never
+printed.
 
 Every check runs before the first write: the file against its schema, then each step's table, columns and message
 against Dataverse (an error names the file's line). A second run with the same file changes nothing.

@@ -69,6 +69,8 @@ const ENDPOINT_AUTH = ['contract', 'authtype', 'namespaceaddress', 'saskeyname',
 export interface RegistrationSecrets {
   sasKey?: string;
   webhookKey?: string;
+  /** Asked only when a key is needed and none is set: the Send rule's key read from Azure (undefined: not named). */
+  fromAzure?: () => Promise<string | undefined>;
 }
 
 /** One field that differs: Dataverse's value and the file's. */
@@ -124,8 +126,15 @@ export async function planRegistration(
   const existing = endpoints[0];
   const endpointChanges = existing ? differences(existing, endpointDesired) : [];
   const needsSecret = !existing || endpointChanges.some((c) => ENDPOINT_AUTH.includes(c.field));
-  const secret = file.endpoint.transport === 'webhook' ? secrets.webhookKey : secrets.sasKey;
-  if (needsSecret && !secret) {
+  let secret = file.endpoint.transport === 'webhook' ? secrets.webhookKey : secrets.sasKey;
+  if (needsSecret && !secret && secrets.fromAzure) {
+    try {
+      secret = await secrets.fromAzure();
+    } catch (error) {
+      errors.push(source.errorAt(['endpoint', 'sasKeyName'], (error as Error).message));
+    }
+  }
+  if (needsSecret && !secret && errors.length === 0) {
     const setting = file.endpoint.transport === 'webhook' ? 'DATAVERSE_WEBHOOK_KEY' : 'DATAVERSE_SAS_KEY';
     errors.push(
       source.errorAt(

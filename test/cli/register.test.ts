@@ -1,4 +1,5 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -7,6 +8,7 @@ import { DataverseTransport } from '../../shared/dataverseApi/transport.js';
 import { WebApiClient } from '../../shared/dataverseApi/webApiClient.js';
 import { DataverseDouble } from '../doubles/dataverse.js';
 import { type RegistrationSeed, seedRegistrationTables } from '../doubles/dataverseRegistration.js';
+import { close, listen } from '../doubles/http.js';
 
 const SAS_KEY = 'c2VjcmV0LXNhcy1rZXktMTIzNDU2Nzg5MA==';
 const WEBHOOK_KEY = 'webhook-key-do-not-print-4711';
@@ -420,5 +422,97 @@ describe('dataverse-bridge register: every mistake is found before the first wri
       DATAVERSE_SAS_KEY: '',
     });
     expect(stderr).toContain('bad.json:2: the endpoint is new, so its key is needed: set DATAVERSE_SAS_KEY');
+  });
+});
+
+describe('dataverse-bridge register: the Send rule key from Azure (ARM listKeys) when the azd environment names it', () => {
+  const ARM_KEY = 'YXJtLWxpc3RrZXlzLXNlY3JldC0wMDAx';
+  let arm: Server;
+  let armUrl: string;
+  const calls: Array<{ method: string; url: string; authorization: string | undefined }> = [];
+  let answer: { status: number; body: unknown } = { status: 200, body: {} };
+
+  beforeAll(async () => {
+    // A local double of "Queues - Authorization Rules - List Keys" (learn.microsoft.com/rest/api/servicebus/
+    // controlplane-stable/queues-authorization-rules/list-keys): POST, bearer token, AccessKeys or an error body.
+    arm = createServer((req, res) => {
+      calls.push({ method: req.method ?? '', url: req.url ?? '', authorization: req.headers.authorization });
+      res.writeHead(answer.status, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(answer.body));
+    });
+    armUrl = `http://127.0.0.1:${await listen(arm)}`;
+  });
+  afterAll(() => close(arm));
+
+  const credential = {
+    getToken: async () => ({ token: 'user-arm-token', expiresOnTimestamp: Date.now() + 3_600_000 }),
+  };
+  const azdEnv = {
+    DATAVERSE_SAS_KEY: '',
+    AZURE_SUBSCRIPTION_ID: '00000000-1111-2222-3333-444444444444',
+    AZURE_RESOURCE_GROUP: 'rg-bridge',
+    SERVICEBUS_NAMESPACE: 'contoso-bridge',
+  };
+
+  async function registerWithArm(env: Record<string, string>) {
+    let stdout = '';
+    let stderr = '';
+    const code = await runRegister(
+      { config: file(SAMPLE), settings: settingsFile },
+      { write: (s: string) => (stdout += s) },
+      { write: (s: string) => (stderr += s) },
+      { DATAVERSE_URL: dataverse.url, AZURE_FUNCTIONS_ENVIRONMENT: 'Development', ...env },
+      async (settings) =>
+        new WebApiClient(new DataverseTransport({ url: settings.url, timeoutMs: 5_000, retryBudgetMs: 0 })),
+      { credential, resourceManagerUrl: armUrl },
+    );
+    return { code, stdout, stderr };
+  }
+
+  it('reads the primary key of the Send rule with the user credential, and never prints it', async () => {
+    calls.length = 0;
+    answer = {
+      status: 200,
+      body: {
+        primaryKey: ARM_KEY,
+        secondaryKey: 'c2Vjb25kYXJ5',
+        primaryConnectionString: `Endpoint=sb://x/;SharedAccessKey=${ARM_KEY}`,
+        keyName: 'dataverse-send',
+      },
+    };
+    const result = await registerWithArm(azdEnv);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    expect(calls).toEqual([
+      {
+        method: 'POST',
+        url: '/subscriptions/00000000-1111-2222-3333-444444444444/resourceGroups/rg-bridge/providers/Microsoft.ServiceBus/namespaces/contoso-bridge/queues/dataverse/authorizationRules/dataverse-send/ListKeys?api-version=2021-11-01',
+        authorization: 'Bearer user-arm-token',
+      },
+    ]);
+    const [endpoint] = await rows('serviceendpoint');
+    expect(dataverse.row('serviceendpoint', endpoint?.serviceendpointid as string)?.saskey).toBe(ARM_KEY);
+    expect(result.stdout + result.stderr).not.toContain(ARM_KEY);
+  });
+
+  it('says what to do when Azure refuses, and writes nothing', async () => {
+    answer = {
+      status: 403,
+      body: { error: { code: 'AuthorizationFailed', message: 'The client does not have authorization' } },
+    };
+    const result = await registerWithArm(azdEnv);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain(
+      'registration.json:7: cannot read the key of rule "dataverse-send" of queue "dataverse" in contoso-bridge from Azure (AuthorizationFailed): your account needs the listKeys right on it',
+    );
+    expect(writes()).toEqual([]);
+  });
+
+  it('does not ask Azure when the environment names another namespace', async () => {
+    calls.length = 0;
+    const result = await registerWithArm({ ...azdEnv, SERVICEBUS_NAMESPACE: 'other-namespace' });
+    expect(result.code).toBe(2);
+    expect(calls).toEqual([]);
+    expect(result.stderr).toContain('set DATAVERSE_SAS_KEY');
   });
 });
