@@ -165,3 +165,34 @@ describe('dataverse-bridge status', () => {
     expect(await failedBridgeJobs(await open(dataverse), new Date(Date.now() - 3_600_000))).toBe(1);
   });
 });
+
+describe('dataverse-bridge status with nothing failed', () => {
+  it('exits 0 and says there were no system jobs', async () => {
+    const quiet = new DataverseDouble();
+    seedRegistrationTables(quiet, { account: ['name'] });
+    const [endpoint] = quiet.seedRows('serviceendpoint', [
+      { name: 'Quiet', contract: 8, url: 'https://bridge.example/api/dataverse/webhook' },
+    ]);
+    quiet.seedRows('sdkmessageprocessingstep', [
+      { name: 'Quiet: Create of account', stage: 40, mode: 1, statecode: 0, _eventhandler_value: endpoint },
+    ]);
+    await quiet.start();
+    try {
+      let stdout = '';
+      const code = await runStatus(
+        { endpoint: 'Quiet', settings: settingsFile },
+        { write: (s: string) => (stdout += s) },
+        { write: () => true },
+        { DATAVERSE_URL: quiet.url, AZURE_FUNCTIONS_ENVIRONMENT: 'Development' },
+        open,
+      );
+      expect(code).toBe(0);
+      expect(stdout).toContain('Endpoint  "Quiet"  webhook  https://bridge.example/api/dataverse/webhook');
+      expect(stdout).toContain('  enabled   Quiet: Create of account  (postOperation, async)');
+      expect(stdout).toContain('System jobs of the last 24 hours (0)\n  none');
+      expect(stdout).not.toContain('Failed or waiting');
+    } finally {
+      await quiet.stop();
+    }
+  });
+});
