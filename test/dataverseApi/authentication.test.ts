@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DataverseAuth } from '../../shared/config.js';
 import { createCredential } from '../../shared/dataverseApi/credential.js';
-import { DataverseRequestError, DataverseUnavailableError } from '../../shared/dataverseApi/errors.js';
+import { DataverseRequestError } from '../../shared/dataverseApi/errors.js';
 import { DataverseTransport } from '../../shared/dataverseApi/transport.js';
 import { WebApiClient } from '../../shared/dataverseApi/webApiClient.js';
 import { makeCertificate, type TestCertificate } from '../doubles/certificates.js';

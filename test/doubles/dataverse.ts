@@ -417,8 +417,13 @@ export class DataverseDouble {
     }
     const entity = /^([a-z_][a-z0-9_]*)(?:\(([^)]*)\))?$/.exec(resource);
     const table = entity ? [...this.tables.values()].find((t) => t.entitySetName === entity[1]) : undefined;
-    if (!entity || !table)
-      throw new ApiError(404, '0x8006088a', `Resource not found for the segment '${resource.split(/[(/]/)[0]}'.`);
+    if (!entity || !table) {
+      const segment = resource.split(/[(/]/)[0];
+      if ([...this.tables.values()].some((t) => t.entitySetName === segment)) {
+        throw new ApiError(501, '0x80040216', `The test double does not serve ${method} ${resource}.`);
+      }
+      throw new ApiError(404, '0x8006088a', `Resource not found for the segment '${segment}'.`);
+    }
     const key = entity[2];
     if (key !== undefined && !GUID.test(key)) {
       throw new ApiError(400, '0x80060888', `Bad Request - Error in query syntax: invalid key '${key}'.`);
