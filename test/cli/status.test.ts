@@ -4,8 +4,10 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runRegister } from '../../shared/cli/register.js';
 import { runStatus, type StatusOptions } from '../../shared/cli/status.js';
-import { failedBridgeJobs } from '../../shared/dataverseApi/systemJobs.js';
+import { DataverseRequestError } from '../../shared/dataverseApi/errors.js';
+import { failedBridgeJobs, lastHourFailures } from '../../shared/dataverseApi/systemJobs.js';
 import { DataverseTransport } from '../../shared/dataverseApi/transport.js';
+import type { DataverseApi } from '../../shared/dataverseApi/types.js';
 import { WebApiClient } from '../../shared/dataverseApi/webApiClient.js';
 import { DataverseDouble } from '../doubles/dataverse.js';
 import { type RegistrationSeed, seedRegistrationTables, seedSystemJob } from '../doubles/dataverseRegistration.js';
@@ -163,6 +165,25 @@ describe('dataverse-bridge status', () => {
 
   it('counts the failures of the bridge steps in the last hour (what the health answer reports)', async () => {
     expect(await failedBridgeJobs(await open(dataverse), new Date(Date.now() - 3_600_000))).toBe(1);
+  });
+
+  it('health: an application user that may not read system jobs gets a note with the error code only', async () => {
+    const forbidden = {
+      list: async () => {
+        throw new DataverseRequestError(
+          'DataverseForbidden',
+          'Principal user (Id=1234) is missing prvReadAsyncOperation privilege',
+          {
+            operation: 'GET sdkmessageprocessingsteps',
+            status: 403,
+          },
+        );
+      },
+    } as unknown as DataverseApi;
+    expect(await lastHourFailures(forbidden)).toEqual({
+      message:
+        'system jobs were not read (DataverseForbidden): give the application user read access to sdkmessageprocessingstep and asyncoperation',
+    });
   });
 });
 

@@ -5,7 +5,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Health, health } from '../../shared/connector/health.js';
 import { DataverseRequestError } from '../../shared/dataverseApi/errors.js';
+import { STEP_MARKER } from '../../shared/dataverseApi/systemJobs.js';
 import { DataverseDouble } from '../doubles/dataverse.js';
+import { seedRegistrationTables, seedSystemJob } from '../doubles/dataverseRegistration.js';
 
 const ok = async () => {};
 
@@ -63,6 +65,30 @@ describe('functions/health.ts with DATAVERSE_URL set (local mode, the Dataverse 
 
   beforeAll(async () => {
     dataverse = new DataverseDouble();
+    // The steps `dataverse-bridge register` created, and their system jobs: failures of the last hour are reported.
+    const { filters } = seedRegistrationTables(dataverse, { account: ['name'] });
+    const [ours, theirs] = dataverse.seedRows('sdkmessageprocessingstep', [
+      {
+        name: 'Bridge: Update of account',
+        description: `${STEP_MARKER} managed`,
+        stage: 40,
+        mode: 1,
+        _sdkmessagefilterid_value: filters['Update/account'],
+      },
+      {
+        name: 'Someone else’s plug-in',
+        description: 'not ours',
+        stage: 40,
+        mode: 1,
+        _sdkmessagefilterid_value: filters['Update/account'],
+      },
+    ]);
+    const ago = (minutes: number) => new Date(Date.now() - minutes * 60_000);
+    for (const minutes of [5, 50])
+      seedSystemJob(dataverse, { stepId: ours as string, statusCode: 31, createdOn: ago(minutes) });
+    seedSystemJob(dataverse, { stepId: ours as string, statusCode: 31, createdOn: ago(90), message: 'too old' });
+    seedSystemJob(dataverse, { stepId: ours as string, statusCode: 30, createdOn: ago(1) });
+    seedSystemJob(dataverse, { stepId: theirs as string, statusCode: 31, createdOn: ago(1), message: 'not ours' });
     await dataverse.start();
     Object.assign(process.env, {
       AzureWebJobsStorage: 'UseDevelopmentStorage=true',
@@ -87,6 +113,11 @@ describe('functions/health.ts with DATAVERSE_URL set (local mode, the Dataverse 
     const answer = await handler();
     const body = answer.jsonBody as Health;
     expect(body.checks.dataverse?.status).toBe('ok');
+    // Reported without failing the check: a failing health probe would get healthy instances restarted.
+    expect(body.checks.dataverse).toMatchObject({
+      failedSystemJobsLastHour: 2,
+      message: `2 system jobs of the bridge's steps failed in the last hour: run "dataverse-bridge status" for Dataverse's messages`,
+    });
     expect(dataverse.count('whoAmI') - before).toBe(1);
 
     // On WhoAmI itself: the health check's system-jobs read (which this double's tables cannot answer) may still have
