@@ -50,11 +50,13 @@ const JOB_COLUMNS = [
 
 /** The steps `register` created (any endpoint), by their marker. */
 export async function bridgeSteps(api: DataverseApi, select: string[] = ['name']): Promise<Row[]> {
+  // `contains` becomes SQL LIKE, where `[…]` is a character class: the filter narrows without the brackets, and the
+  // exact marker is checked here.
   const { rows } = await api.list('sdkmessageprocessingstep', {
-    select: [...new Set(['sdkmessageprocessingstepid', ...select])],
-    filter: `contains(description,'${STEP_MARKER}')`,
+    select: [...new Set(['sdkmessageprocessingstepid', 'description', ...select])],
+    filter: `contains(description,'${STEP_MARKER.slice(1, -1)}')`,
   });
-  return rows;
+  return rows.filter((row) => String(row.description ?? '').includes(STEP_MARKER));
 }
 
 /** The system jobs of these steps created since `since`, newest first. */

@@ -77,7 +77,7 @@ describe('functions/health.ts with DATAVERSE_URL set (local mode, the Dataverse 
       },
       {
         name: 'Someone else’s plug-in',
-        description: 'not ours',
+        description: 'posts to dataverse-bridge, registered by hand (no marker)',
         stage: 40,
         mode: 1,
         _sdkmessagefilterid_value: filters['Update/account'],
