@@ -11,6 +11,8 @@ export interface RegisterOptions {
   config: string;
   dryRun?: boolean;
   prune?: boolean;
+  /** Send the key again (after it was regenerated in Azure), even when nothing else changed. */
+  rotateKey?: boolean;
   /** A settings file other than `./local.settings.json`. */
   settings?: string;
 }
@@ -58,7 +60,10 @@ export async function runRegister(
   let plan: Plan;
   try {
     const api = await open(settings);
-    plan = await planRegistration(api, source, secrets, { prune: options.prune === true });
+    plan = await planRegistration(api, source, secrets, {
+      prune: options.prune === true,
+      rotateKey: options.rotateKey === true,
+    });
   } catch (error) {
     if (Array.isArray(error) || error instanceof RegistrationFileError) return reportFileErrors(error, err);
     return reportFailure(error, err, 'nothing was written');
@@ -144,6 +149,10 @@ export function addRegisterCommand(program: Command): void {
     .option(
       '--prune',
       'also delete the steps on the endpoint that the file no longer lists (only steps register created)',
+    )
+    .option(
+      '--rotate-key',
+      "send the endpoint's key again (after regenerating it in Azure), even if nothing else changed",
     )
     .option('--settings <file>', 'a settings file in the local.settings.json format (default: ./local.settings.json)')
     .addHelpText(

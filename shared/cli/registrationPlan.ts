@@ -104,7 +104,7 @@ export async function planRegistration(
   api: DataverseApi,
   source: RegistrationSource,
   secrets: RegistrationSecrets,
-  options: { prune?: boolean } = {},
+  options: { prune?: boolean; rotateKey?: boolean } = {},
 ): Promise<Plan> {
   const { registration: file } = source;
   const errors: RegistrationFileError[] = [];
@@ -125,7 +125,9 @@ export async function planRegistration(
   }
   const existing = endpoints[0];
   const endpointChanges = existing ? differences(existing, endpointDesired) : [];
-  const needsSecret = !existing || endpointChanges.some((c) => ENDPOINT_AUTH.includes(c.field));
+  const rotate = existing !== undefined && options.rotateKey === true;
+  const needsSecret = !existing || rotate || endpointChanges.some((c) => ENDPOINT_AUTH.includes(c.field));
+  const secretField = file.endpoint.transport === 'webhook' ? 'authvalue' : 'saskey';
   let secret = file.endpoint.transport === 'webhook' ? secrets.webhookKey : secrets.sasKey;
   if (needsSecret && !secret && secrets.fromAzure) {
     try {
@@ -139,7 +141,7 @@ export async function planRegistration(
     errors.push(
       source.errorAt(
         ['endpoint'],
-        `the endpoint is ${existing ? 'changing its address or key name' : 'new'}, so its key is needed: set ${setting} (the ${file.endpoint.transport === 'webhook' ? "function's key" : `key of the "${file.endpoint.sasKeyName}" rule`})`,
+        `the endpoint is ${rotate ? 'getting a new key (--rotate-key)' : existing ? 'changing its address or key name' : 'new'}, so its key is needed: set ${setting} (the ${file.endpoint.transport === 'webhook' ? "function's key" : `key of the "${file.endpoint.sasKeyName}" rule`})`,
       ),
     );
   }
@@ -147,8 +149,7 @@ export async function planRegistration(
 
   const ids = { endpoint: existing ? String(existing.serviceendpointid) : '' };
   const endpointLabel = `endpoint "${file.endpoint.name}" (${describeEndpoint(file.endpoint)})`;
-  const withSecret = (fields: Record<string, unknown>) =>
-    needsSecret ? { ...fields, [file.endpoint.transport === 'webhook' ? 'authvalue' : 'saskey']: secret } : fields;
+  const withSecret = (fields: Record<string, unknown>) => (needsSecret ? { ...fields, [secretField]: secret } : fields);
   const actions: Action[] = [];
   if (!existing) {
     actions.push({
@@ -159,12 +160,13 @@ export async function planRegistration(
         ids.endpoint = (await api.create('serviceendpoint', withSecret(endpointDesired))).id;
       },
     });
-  } else if (endpointChanges.length > 0) {
+  } else if (endpointChanges.length > 0 || rotate) {
     actions.push({
       kind: 'update',
       what: 'endpoint',
       label: endpointLabel,
-      changes: endpointChanges,
+      // The key is named, never shown: Dataverse does not return it, and the plan is printed.
+      changes: [...endpointChanges, ...(rotate ? [{ field: secretField, from: '(hidden)', to: '(hidden)' }] : [])],
       apply: () => api.update('serviceendpoint', ids.endpoint, withSecret(changed(endpointChanges))),
     });
   } else {

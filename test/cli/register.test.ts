@@ -68,7 +68,7 @@ function file(content: unknown, name = 'registration.json'): string {
 
 async function register(
   config: string,
-  options: { dryRun?: boolean; prune?: boolean; env?: Record<string, string> } = {},
+  options: { dryRun?: boolean; prune?: boolean; rotateKey?: boolean; env?: Record<string, string> } = {},
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   let stdout = '';
   let stderr = '';
@@ -84,6 +84,7 @@ async function register(
       settings: settingsFile,
       ...(options.dryRun ? { dryRun: true } : {}),
       ...(options.prune ? { prune: true } : {}),
+      ...(options.rotateKey ? { rotateKey: true } : {}),
     },
     { write: (s: string) => (stdout += s) },
     { write: (s: string) => (stderr += s) },
@@ -231,6 +232,24 @@ describe('dataverse-bridge register', () => {
     expect(left).toHaveLength(2);
     expect(left).toContain(manual);
     expect(await rows('sdkmessageprocessingstepimage')).toEqual([]);
+  });
+
+  it('--rotate-key sends the new key alone, naming it in the plan without showing it', async () => {
+    await register(file(SAMPLE));
+    const before = writes().length;
+    const rotated = 'bmV3LWtleS1hZnRlci1yZWdlbmVyYXRpb24=';
+    const result = await register(file(SAMPLE), { rotateKey: true, env: { DATAVERSE_SAS_KEY: rotated } });
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('update    endpoint "Dataverse Bridge"');
+    expect(result.stdout).toContain('saskey "(hidden)" -> "(hidden)"');
+    expect(result.stdout).toContain('0 to create, 1 to update, 0 to delete, 3 unchanged.');
+    expect(result.stdout + result.stderr).not.toContain(rotated);
+    expect(writes().length - before).toBe(1);
+    const [endpoint] = await rows('serviceendpoint');
+    expect(dataverse.row('serviceendpoint', endpoint?.serviceendpointid as string)?.saskey).toBe(rotated);
+    const withoutKey = await register(file(SAMPLE), { rotateKey: true, env: { DATAVERSE_SAS_KEY: '' } });
+    expect(withoutKey.code).toBe(2);
+    expect(withoutKey.stderr).toContain('the endpoint is getting a new key (--rotate-key), so its key is needed');
   });
 
   it('--dry-run prints the plan and writes nothing', async () => {
