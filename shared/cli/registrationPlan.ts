@@ -19,8 +19,9 @@ import type { EndpointSpec, RegistrationFileError, RegistrationSource, StepSpec 
 
 const STAGE = { preValidation: 10, preOperation: 20, postOperation: 40 } as const;
 const MODE = { sync: 0, async: 1 } as const;
-const STAGE_NAME: Record<number, string> = { 10: 'preValidation', 20: 'preOperation', 40: 'postOperation' };
-const MODE_NAME: Record<number, string> = { 0: 'sync', 1: 'async' };
+/** `stage` and `mode` values by the names the registration file uses. */
+export const STAGE_NAME: Record<number, string> = { 10: 'preValidation', 20: 'preOperation', 40: 'postOperation' };
+export const MODE_NAME: Record<number, string> = { 0: 'sync', 1: 'async' };
 
 /** Messages that carry images: which ones, and the request property the image is taken from. */
 const IMAGES: Record<string, { pre: boolean; post: boolean; property: string }> = {
@@ -533,6 +534,6 @@ function stepKey(filterId: unknown, stage: unknown): string {
 }
 
 /** An OData string literal. */
-function quote(text: string): string {
+export function quote(text: string): string {
   return `'${text.replace(/'/g, "''")}'`;
 }

@@ -5,6 +5,7 @@ import { JOB_FAILED, JOB_WAITING, type SystemJob, systemJobs } from '../datavers
 import type { Row } from '../dataverseApi/types.js';
 import { commandSettings, type OpenDataverse, openDataverseClient } from './dataverseCommand.js';
 import { RegistrationFileError, readRegistrationFile } from './registrationFile.js';
+import { MODE_NAME, quote, STAGE_NAME } from './registrationPlan.js';
 
 /** Options of `dataverse-bridge status`. */
 export interface StatusOptions {
@@ -23,8 +24,6 @@ interface Writable {
 }
 
 const CONTRACT: Record<number, string> = { 2: 'queue', 5: 'topic', 8: 'webhook' };
-const STAGE: Record<number, string> = { 10: 'preValidation', 20: 'preOperation', 40: 'postOperation' };
-const MODE: Record<number, string> = { 0: 'sync', 1: 'async' };
 /** At most this many failed or waiting jobs are listed one by one. */
 const LISTED = 20;
 
@@ -63,7 +62,7 @@ export async function runStatus(
     const api = await open(settings);
     const { rows: endpoints } = await api.list('serviceendpoint', {
       select: ['serviceendpointid', 'name', 'contract', 'namespaceaddress', 'path', 'url'],
-      filter: `name eq '${name.replace(/'/g, "''")}'`,
+      filter: `name eq ${quote(name)}`,
     });
     const endpoint = endpoints[0];
     if (!endpoint) {
@@ -100,8 +99,8 @@ export async function runStatus(
             id: s.sdkmessageprocessingstepid,
             name: s.name,
             enabled: Number(s.statecode ?? 0) === 0,
-            stage: STAGE[Number(s.stage)],
-            mode: MODE[Number(s.mode)],
+            stage: STAGE_NAME[Number(s.stage)],
+            mode: MODE_NAME[Number(s.mode)],
           })),
           since: since.toISOString(),
           counts,
@@ -143,7 +142,7 @@ function formatStatus(
     `Steps (${steps.length})`,
     ...steps.map(
       (s) =>
-        `  ${Number(s.statecode ?? 0) === 0 ? 'enabled ' : 'disabled'}  ${String(s.name)}  (${STAGE[Number(s.stage)] ?? s.stage}, ${MODE[Number(s.mode)] ?? s.mode})${s.filteringattributes ? `  filtering ${String(s.filteringattributes)}` : ''}`,
+        `  ${Number(s.statecode ?? 0) === 0 ? 'enabled ' : 'disabled'}  ${String(s.name)}  (${STAGE_NAME[Number(s.stage)] ?? s.stage}, ${MODE_NAME[Number(s.mode)] ?? s.mode})${s.filteringattributes ? `  filtering ${String(s.filteringattributes)}` : ''}`,
     ),
     `System jobs of the last ${hours} hour${hours === 1 ? '' : 's'} (${jobs.length})`,
     jobs.length === 0
