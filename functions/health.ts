@@ -2,9 +2,9 @@ import { app, type HttpResponseInit } from '@azure/functions';
 import { getConfig } from '../shared/config.js';
 import type { EventGridTarget } from '../shared/connector/health.js';
 import { httpTrigger } from '../shared/connector/operations.js';
-import { getIngestDeps, usesLocalFanOut } from '../shared/runtime.js';
+import { getDataverseApi, getIngestDeps, usesLocalFanOut } from '../shared/runtime.js';
 
-/** Version, and whether storage and the Event Grid topic answer (200 healthy, 503 not). Anonymous. */
+/** Version, and whether storage, the Event Grid topic and (when configured) Dataverse answer (200 healthy, 503 not). Anonymous. */
 export async function health(): Promise<HttpResponseInit> {
   const { appVersion, health: healthResponse } = await import('../shared/connector/health.js');
   const config = getConfig();
@@ -21,6 +21,16 @@ export async function health(): Promise<HttpResponseInit> {
     },
     eventGrid,
     version: appVersion(),
+    ...(config.dataverse
+      ? {
+          pingDataverse: async () => {
+            const api = await getDataverseApi();
+            await api.whoAmI();
+            const { lastHourFailures } = await import('../shared/dataverseApi/systemJobs.js');
+            return lastHourFailures(api);
+          },
+        }
+      : {}),
   });
 }
 

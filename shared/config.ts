@@ -46,7 +46,31 @@ export interface BridgeConfig {
    * may then be http to localhost, and private addresses are allowed.
    */
   localMode: boolean;
+  /** Absent when `DATAVERSE_URL` is unset: every Dataverse feature is then off. */
+  dataverse?: DataverseSettings;
 }
+
+/**
+ * How the bridge reaches the Dataverse Web API. `auth` is chosen from the settings: a certificate or a client secret
+ * when given, else the app's managed identity in Azure (the developer's own sign-in when running locally), and none at
+ * all for an http://localhost URL in Development (a local test double).
+ */
+export interface DataverseSettings {
+  /** The environment URL with no trailing slash, e.g. `https://contoso.crm.dynamics.com`. */
+  url: string;
+  auth: DataverseAuth;
+  /** How long one request may take. */
+  timeoutSeconds: number;
+  /** How long one call may spend waiting between retries (429 `Retry-After`, back-off) before it gives up. */
+  retryBudgetSeconds: number;
+}
+
+export type DataverseAuth =
+  | { kind: 'none' }
+  | { kind: 'certificate'; tenantId: string; clientId: string; certificatePath: string; certificatePassword?: string }
+  | { kind: 'secret'; tenantId: string; clientId: string; clientSecret: string }
+  /** Managed identity (user-assigned when `clientId` is set); in local mode, the developer's sign-in first. */
+  | { kind: 'identity'; clientId?: string; localMode: boolean };
 
 export interface DeliverySettings {
   /** Consecutive failed deliveries after which a subscription is marked unhealthy. */
@@ -70,6 +94,18 @@ export const SETTINGS = {
   unhealthyAfter: 'BRIDGE_UNHEALTHY_AFTER',
   deliveryTimeoutSeconds: 'BRIDGE_DELIVERY_TIMEOUT_SECONDS',
   environment: 'AZURE_FUNCTIONS_ENVIRONMENT',
+  dataverseUrl: 'DATAVERSE_URL',
+  dataverseTenantId: 'DATAVERSE_TENANT_ID',
+  dataverseClientId: 'DATAVERSE_CLIENT_ID',
+  dataverseCertificatePath: 'DATAVERSE_CERTIFICATE_PATH',
+  dataverseCertificatePassword: 'DATAVERSE_CERTIFICATE_PASSWORD',
+  dataverseClientSecret: 'DATAVERSE_CLIENT_SECRET',
+  dataverseTimeoutSeconds: 'DATAVERSE_TIMEOUT_SECONDS',
+  dataverseRetryBudgetSeconds: 'DATAVERSE_RETRY_BUDGET_SECONDS',
+  /** `dataverse-bridge register` only: the Send rule's key, for a queue or topic service endpoint. Never logged. */
+  dataverseSasKey: 'DATAVERSE_SAS_KEY',
+  /** `dataverse-bridge register` only: the webhook function's key, for a webhook service endpoint. Never logged. */
+  dataverseWebhookKey: 'DATAVERSE_WEBHOOK_KEY',
 } as const;
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -146,6 +182,8 @@ export function loadConfig(env: Env = process.env): BridgeConfig {
     unhealthyAfter: wholeNumber(env, SETTINGS.unhealthyAfter, 5, 1, 1000, ''),
     timeoutSeconds: wholeNumber(env, SETTINGS.deliveryTimeoutSeconds, 15, 1, 230, ' of seconds'),
   };
+  const localMode = read(env, SETTINGS.environment)?.toLowerCase() === 'development';
+  const dataverse = dataverseSettings(env, localMode);
   return {
     storage: storageSettings(env),
     ...(endpoint === undefined
@@ -155,8 +193,126 @@ export function loadConfig(env: Env = process.env): BridgeConfig {
     ...(topicName && subscriptionName ? { topic: { topicName, subscriptionName } } : {}),
     leaseSeconds,
     delivery,
-    localMode: read(env, SETTINGS.environment)?.toLowerCase() === 'development',
+    localMode,
+    ...(dataverse ? { dataverse } : {}),
   };
+}
+
+/**
+ * The Dataverse settings, or undefined when `DATAVERSE_URL` is unset. Exported for `dataverse-bridge whoami`, which
+ * needs only these.
+ */
+export function dataverseSettings(env: Env, localMode: boolean): DataverseSettings | undefined {
+  const text = read(env, SETTINGS.dataverseUrl);
+  const credentialSettings = [
+    SETTINGS.dataverseTenantId,
+    SETTINGS.dataverseClientId,
+    SETTINGS.dataverseCertificatePath,
+    SETTINGS.dataverseCertificatePassword,
+    SETTINGS.dataverseClientSecret,
+  ];
+  if (text === undefined) {
+    const stray = credentialSettings.find((name) => read(env, name) !== undefined);
+    if (stray)
+      throw new ConfigError(
+        SETTINGS.dataverseUrl,
+        `is not set, but ${stray} is (set the environment URL, e.g. https://contoso.crm.dynamics.com)`,
+      );
+    return undefined;
+  }
+  const url = dataverseUrl(text, localMode);
+  const timeoutSeconds = wholeNumber(env, SETTINGS.dataverseTimeoutSeconds, 30, 1, 300, ' of seconds');
+  const retryBudgetSeconds = wholeNumber(env, SETTINGS.dataverseRetryBudgetSeconds, 60, 0, 600, ' of seconds');
+  if (url.startsWith('http:')) return { url, auth: { kind: 'none' }, timeoutSeconds, retryBudgetSeconds };
+
+  const tenantId = read(env, SETTINGS.dataverseTenantId);
+  const clientId = read(env, SETTINGS.dataverseClientId);
+  const certificatePath = read(env, SETTINGS.dataverseCertificatePath);
+  const certificatePassword = read(env, SETTINGS.dataverseCertificatePassword);
+  const clientSecret = read(env, SETTINGS.dataverseClientSecret);
+  if (certificatePath && clientSecret) {
+    throw new ConfigError(
+      SETTINGS.dataverseClientSecret,
+      `is set together with ${SETTINGS.dataverseCertificatePath}: keep one credential (the certificate is the stronger)`,
+    );
+  }
+  if (certificatePassword && !certificatePath) {
+    throw new ConfigError(
+      SETTINGS.dataverseCertificatePath,
+      `is not set, but ${SETTINGS.dataverseCertificatePassword} is`,
+    );
+  }
+  let auth: DataverseAuth;
+  if (certificatePath || clientSecret) {
+    const needs = certificatePath ? SETTINGS.dataverseCertificatePath : SETTINGS.dataverseClientSecret;
+    if (!tenantId)
+      throw new ConfigError(SETTINGS.dataverseTenantId, `is not set (${needs} needs the app registration's tenant id)`);
+    if (!clientId)
+      throw new ConfigError(
+        SETTINGS.dataverseClientId,
+        `is not set (${needs} needs the app registration's application (client) id)`,
+      );
+    guid(SETTINGS.dataverseTenantId, tenantId);
+    guid(SETTINGS.dataverseClientId, clientId);
+    auth = certificatePath
+      ? {
+          kind: 'certificate',
+          tenantId,
+          clientId,
+          certificatePath,
+          ...(certificatePassword ? { certificatePassword } : {}),
+        }
+      : { kind: 'secret', tenantId, clientId, clientSecret: clientSecret as string };
+  } else {
+    if (tenantId) {
+      throw new ConfigError(
+        SETTINGS.dataverseTenantId,
+        `is only used with ${SETTINGS.dataverseCertificatePath} or ${SETTINGS.dataverseClientSecret}; remove it to use the managed identity`,
+      );
+    }
+    if (clientId) guid(SETTINGS.dataverseClientId, clientId);
+    auth = { kind: 'identity', ...(clientId ? { clientId } : {}), localMode };
+  }
+  return { url, auth, timeoutSeconds, retryBudgetSeconds };
+}
+
+/** https, an origin only; http only for localhost/127.0.0.1 with a port in Development (local test doubles). */
+function dataverseUrl(text: string, localMode: boolean): string {
+  const name = SETTINGS.dataverseUrl;
+  let parsed: URL;
+  try {
+    parsed = new URL(text);
+  } catch {
+    throw new ConfigError(name, 'must be the environment URL, such as https://contoso.crm.dynamics.com');
+  }
+  if (
+    parsed.username ||
+    parsed.password ||
+    parsed.search ||
+    parsed.hash ||
+    (parsed.pathname !== '/' && parsed.pathname !== '')
+  ) {
+    throw new ConfigError(
+      name,
+      `must be the environment URL only, such as https://contoso.crm.dynamics.com (no path such as /api/data/v9.2, no query), got "${parsed.origin}${parsed.pathname}"`,
+    );
+  }
+  if (parsed.protocol === 'https:') return parsed.origin;
+  const localHost = parsed.hostname === 'localhost' || parsed.hostname === '127.0.0.1';
+  if (parsed.protocol === 'http:' && localHost && parsed.port !== '' && localMode) return parsed.origin;
+  if (parsed.protocol === 'http:' && localHost) {
+    throw new ConfigError(
+      name,
+      `must use https: http://localhost:<port> or http://127.0.0.1:<port> (a local test double, with no credential) is accepted only when ${SETTINGS.environment}=Development`,
+    );
+  }
+  throw new ConfigError(name, 'must use https, such as https://contoso.crm.dynamics.com');
+}
+
+function guid(name: string, value: string): void {
+  if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(value)) {
+    throw new ConfigError(name, `must be a GUID such as 00000000-0000-0000-0000-000000000000, got "${value}"`);
+  }
 }
 
 function wholeNumber(env: Env, name: string, fallback: number, min: number, max: number, unit: string): number {

@@ -7,13 +7,15 @@
  * - the ingest pipeline (`getIngestDeps`): the job and raw stores, and the Event Grid publisher, or the local host's
  *   in-process fan-out (`useLocalFanOut`) when no topic is set;
  * - the change store (`getChangeStore`), for `projectChanges` and the connector's change operations;
- * - delivery (`getDeliveryDeps`, `getSubscriptionStore`), for `deliverSubscriptions` and the subscription operations.
+ * - delivery (`getDeliveryDeps`, `getSubscriptionStore`), for `deliverSubscriptions` and the subscription operations;
+ * - the Dataverse Web API client (`getDataverseApi`), when `DATAVERSE_URL` is set (`dataverseConfigured`).
  *
- * Test seams: `setIngestDeps` and `setChangeStore` replace what is built (`undefined` restores the default).
+ * Test seams: `setIngestDeps`, `setChangeStore` and `setDataverseApi` replace what is built (`undefined` restores the default).
  * The SDKs load inside the builders, not when a function file loads, so a function pays only for what it uses.
  */
 import type { ChangeStore } from './changes/types.js';
 import { getConfig } from './config.js';
+import type { DataverseApi } from './dataverseApi/types.js';
 import { PublishFailedError } from './events/errors.js';
 import type { EventPublisher } from './events/types.js';
 import { lazy } from './lazy.js';
@@ -36,8 +38,13 @@ const deliveryDeps = lazy(buildDeliveryDeps);
 const LOCAL_FAN_OUT = Symbol.for('dataverse-bridge.localFanOut');
 const processWide = globalThis as { [LOCAL_FAN_OUT]?: EventPublisher };
 
-// The Dataverse Web API client goes here too, as another lazy builder beside these (a getter for the functions, a
-// setter for tests), reading its settings from getConfig().
+const dataverse = lazy(async () => {
+  const settings = getConfig().dataverse;
+  if (!settings) throw new Error('DATAVERSE_URL is not set, so Dataverse features are off.');
+  const { openDataverse } = await import('./dataverseApi/open.js');
+  // Retries go to the host's log (Application Insights in Azure); the lines hold no header or token.
+  return openDataverse(settings, { log: (line) => console.warn(line) });
+});
 
 /**
  * Used by the local host (`npm start`): when no Event Grid topic is configured, events are handed to this publisher
@@ -158,3 +165,21 @@ const missingTopic: EventPublisher = {
     throw new PublishFailedError('EVENTGRID_TOPIC_ENDPOINT is not set, so events cannot be published yet');
   },
 };
+
+/** Whether Dataverse is configured (`DATAVERSE_URL` set). */
+export function dataverseConfigured(): boolean {
+  return getConfig().dataverse !== undefined;
+}
+
+/**
+ * The app's Dataverse client, built on first use and shared by every invocation of the process (one token cache, one
+ * metadata cache). Throws when `DATAVERSE_URL` is unset: check {@link dataverseConfigured} first.
+ */
+export function getDataverseApi(): Promise<DataverseApi> {
+  return dataverse.get();
+}
+
+/** Replaces the Dataverse client (tests wire one against the local double); `undefined` restores the default. */
+export function setDataverseApi(value: DataverseApi | undefined): void {
+  dataverse.set(value);
+}

@@ -8,13 +8,16 @@ export interface Check {
   status: 'ok' | 'failed' | 'local';
   durationMs: number;
   message?: string;
+  /** Dataverse only: system jobs of the bridge's steps that failed in the last hour (posts Dataverse could not make). */
+  failedSystemJobsLastHour?: number;
 }
 
 /** What `GET /api/health` answers: 200 when every check passes, else 503 with the same body. */
 export interface Health {
   status: 'healthy' | 'unhealthy';
   version: string;
-  checks: { storage: Check; eventGrid: Check };
+  /** `dataverse` only when `DATAVERSE_URL` is set. */
+  checks: { storage: Check; eventGrid: Check; dataverse?: Check };
 }
 
 /** Where events go: a topic, the local host's fan-out, or nowhere yet. */
@@ -25,12 +28,17 @@ export interface HealthDeps {
   pingStorage(): Promise<void>;
   eventGrid: EventGridTarget;
   version: string;
+  /**
+   * When Dataverse is configured: one `WhoAmI`; throws a Dataverse error when it does not answer or refuses. May answer
+   * what it found besides (the failed system jobs of the last hour), which is reported without failing the check.
+   */
+  pingDataverse?: () => Promise<Pick<Check, 'message' | 'failedSystemJobsLastHour'> | undefined>;
   /** Per check. */
   timeoutMs?: number;
 }
 
 /**
- * `GET /api/health` (anonymous): the app's version, and whether storage and the Event Grid topic answer. The topic
+ * `GET /api/health` (anonymous): the app's version, and whether storage, the Event Grid topic and Dataverse (when configured) answer. The topic
  * "answers" when its endpoint returns any HTTP response to an unauthenticated request (it refuses it, but is there):
  * no event is published and no key is sent. Messages name the failing dependency, never a secret.
  *
@@ -39,7 +47,8 @@ export interface HealthDeps {
  */
 export async function health(deps: HealthDeps): Promise<ApiResponse> {
   const timeoutMs = deps.timeoutMs ?? 5_000;
-  const [storage, eventGrid] = await Promise.all([
+  const pingDataverse = deps.pingDataverse;
+  const [storage, eventGrid, dataverse] = await Promise.all([
     timed(() => withTimeout(deps.pingStorage(), timeoutMs, 'storage')),
     deps.eventGrid.kind === 'local'
       ? Promise.resolve<Check>({ status: 'local', durationMs: 0, message: 'events are delivered in-process' })
@@ -50,20 +59,37 @@ export async function health(deps: HealthDeps): Promise<ApiResponse> {
             message: 'EVENTGRID_TOPIC_ENDPOINT is not set, so events cannot be published.',
           })
         : timed(() => probe(new URL((deps.eventGrid as { endpoint: string }).endpoint), timeoutMs)),
+    pingDataverse
+      ? timed(() => withTimeout(pingDataverse(), timeoutMs, 'Dataverse').catch(dataverseFailure))
+      : undefined,
   ]);
+  const checks = { storage, eventGrid, ...(dataverse ? { dataverse } : {}) };
   const body: Health = {
-    status: storage.status !== 'failed' && eventGrid.status !== 'failed' ? 'healthy' : 'unhealthy',
+    status: Object.values(checks).every((check) => check.status !== 'failed') ? 'healthy' : 'unhealthy',
     version: deps.version,
-    checks: { storage, eventGrid },
+    checks,
   };
   return { status: body.status === 'healthy' ? 200 : 503, jsonBody: body, headers: { 'Cache-Control': 'no-store' } };
 }
 
-async function timed(step: () => Promise<void>): Promise<Check> {
+/**
+ * The health answer is anonymous: it says how Dataverse failed (the error code and status), not Dataverse's own text,
+ * which can name users and privileges. `dataverse-bridge whoami` gives the details.
+ */
+function dataverseFailure(error: unknown): never {
+  const { code, status } = error as { code?: string; status?: number };
+  if (typeof code !== 'string') throw error;
+  throw new Error(
+    `Dataverse: ${code}${status ? ` (${status})` : ''}; run "dataverse-bridge whoami" with the app's settings for details`,
+  );
+}
+
+async function timed(step: () => Promise<unknown>): Promise<Check> {
   const started = performance.now();
   try {
-    await step();
-    return { status: 'ok', durationMs: Math.round(performance.now() - started) };
+    // What a check found besides (Dataverse's failed system jobs); the other checks answer nothing.
+    const found = (await step()) as Partial<Check> | undefined;
+    return { status: 'ok', durationMs: Math.round(performance.now() - started), ...(found ?? {}) };
   } catch (error) {
     return {
       status: 'failed',

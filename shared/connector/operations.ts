@@ -178,7 +178,8 @@ const DECLARATIONS: { [K in OperationName]: Omit<OperationDeclaration, 'name'> }
     route: 'health',
     authLevel: 'anonymous',
     summary: 'Check the service health',
-    description: 'Checks that the bridge reaches its storage and its Event Grid topic, and returns its version.',
+    description:
+      'Checks that the bridge reaches its storage, its Event Grid topic and (when configured) Dataverse, and returns its version.',
     visibility: 'advanced',
     parameters: [],
     responses: {

@@ -129,7 +129,14 @@ const CHECK: Schema = {
       enum: ['ok', 'failed', 'local'],
     }),
     durationMs: integer('Duration (ms)', 'How long the check took, in milliseconds.'),
-    message: string('Check Message', 'Why the check failed, naming the dependency (never a secret).'),
+    message: string(
+      'Check Message',
+      'Why the check failed, naming the dependency (never a secret); for Dataverse, also the system jobs that failed.',
+    ),
+    failedSystemJobsLastHour: integer(
+      'Failed System Jobs (Last Hour)',
+      'Dataverse only: system jobs of the bridge steps that failed in the last hour (posts Dataverse could not make).',
+    ),
   },
 };
 
@@ -144,8 +151,8 @@ const HEALTH: Schema = {
     checks: {
       type: 'object',
       required: ['storage', 'eventGrid'],
-      properties: { storage: ref('Check'), eventGrid: ref('Check') },
-      description: 'The result of each dependency check.',
+      properties: { storage: ref('Check'), eventGrid: ref('Check'), dataverse: ref('Check') },
+      description: 'The result of each dependency check (dataverse only when DATAVERSE_URL is set).',
       'x-ms-summary': 'Checks',
     },
   },

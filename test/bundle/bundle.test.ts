@@ -6,7 +6,6 @@ import { basename, dirname, join, relative, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Metafile } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { entryPoints } from '../../tools/localhost/registrations.js';
 import {
   APP_DIR,
   BundleError,
@@ -16,6 +15,7 @@ import {
   METAFILE,
   SOURCEMAP_DIR,
 } from '../../tools/bundle/bundle.js';
+import { entryPoints } from '../../tools/localhost/registrations.js';
 import { APP_PACKAGE, COMPILED_LOADER } from '../bench/build.js';
 import { appSettings, loadInFreshProcess } from '../bench/coldStart.js';
 import { FUNCTIONS_WITHOUT_TOPIC, REPO_ROOT } from '../helpers/localHost.js';

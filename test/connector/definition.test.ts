@@ -304,7 +304,12 @@ describe('the schemas', () => {
       fields({ status: true, version: true, checks: true } as const satisfies Record<keyof Health, true>),
     );
     expect(keys('Check')).toEqual(
-      fields({ status: true, durationMs: true, message: true } as const satisfies Record<keyof Check, true>),
+      fields({
+        status: true,
+        durationMs: true,
+        message: true,
+        failedSystemJobsLastHour: true,
+      } as const satisfies Record<keyof Check, true>),
     );
     expect(keys('PublishEventRequest')).toEqual(
       fields({

@@ -40,7 +40,12 @@ describe('the files around the Azure template (infra/, azure.yaml)', () => {
 
   it('names hook scripts in azure.yaml that exist, for both shells', () => {
     const scripts = [...AZURE_YAML.matchAll(/^\s*run: (\.\/\S+)$/gm)].map((m) => m[1] as string);
-    expect(scripts.sort()).toEqual(['./infra/hooks/postdeploy.ps1', './infra/hooks/postdeploy.sh']);
+    expect(scripts.sort()).toEqual([
+      './infra/hooks/postdeploy.ps1',
+      './infra/hooks/postdeploy.sh',
+      './infra/hooks/registerDataverse.ps1',
+      './infra/hooks/registerDataverse.sh',
+    ]);
     for (const script of scripts) expect(existsSync(join(REPO_ROOT, script))).toBe(true);
     const postdeploy = /^ {2}postdeploy:\n((?: {4}.*\n)+)/m.exec(AZURE_YAML)?.[1] ?? '';
     expect(postdeploy).toMatch(/posix:\n\s+shell: sh\n\s+run: \.\/infra\/hooks\/postdeploy\.sh/);

@@ -2,7 +2,10 @@
 import { Command, CommanderError, Option } from 'commander';
 import { addConnectorCommand } from './connector.js';
 import { type ParseOptions, runParse } from './parse.js';
+import { addRegisterCommand } from './register.js';
 import { runSend, type SendOptions } from './send.js';
+import { addStatusCommand } from './status.js';
+import { addWhoAmICommand } from './whoami.js';
 
 /** Exit code for input that cannot be read as a Dataverse context (and for usage errors). */
 const EXIT_BAD_INPUT = 2;
@@ -96,6 +99,9 @@ as the queue's name (without --service-bus, an existing path there is still take
   });
 
 addConnectorCommand(program);
+addWhoAmICommand(program);
+addRegisterCommand(program);
+addStatusCommand(program);
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];

@@ -1,0 +1,112 @@
+/**
+ * The Dataverse double itself, spoken to with plain fetch, checked against the shapes Microsoft Learn documents (the
+ * pages listed in its header), so the suites that reuse it test against the service's contract and not the client's.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DataverseDouble } from './dataverse.js';
+
+let dataverse: DataverseDouble;
+let api: string;
+
+beforeAll(async () => {
+  dataverse = new DataverseDouble();
+  dataverse.seedTable({
+    logicalName: 'account',
+    changeTracking: true,
+    columns: [{ logicalName: 'name', type: 'String' }],
+  });
+  await dataverse.start();
+  api = `${dataverse.url}/api/data/v9.2/`;
+});
+
+afterAll(async () => {
+  await dataverse.stop();
+});
+
+/** The answer's JSON, typed loosely: the tests assert its shape. */
+async function read(
+  response: Response,
+): Promise<{ error: { code: string; message: string } } & Record<string, unknown>> {
+  return (await response.json()) as { error: { code: string; message: string } } & Record<string, unknown>;
+}
+
+const json = { 'Content-Type': 'application/json', 'OData-Version': '4.0', Accept: 'application/json' };
+
+describe('the Dataverse double', () => {
+  it('creates with 204 and OData-EntityId, or 201 and the row with return=representation', async () => {
+    const created = await fetch(`${api}accounts`, {
+      method: 'POST',
+      headers: json,
+      body: JSON.stringify({ name: 'A' }),
+    });
+    expect(created.status).toBe(204);
+    expect(created.headers.get('odata-entityid')).toMatch(/\/api\/data\/v9\.2\/accounts\([0-9a-f-]{36}\)$/);
+    const represented = await fetch(`${api}accounts?$select=name`, {
+      method: 'POST',
+      headers: { ...json, Prefer: 'return=representation' },
+      body: JSON.stringify({ name: 'B' }),
+    });
+    expect(represented.status).toBe(201);
+    const body = await read(represented);
+    expect(body).toMatchObject({ name: 'B', '@odata.etag': expect.stringMatching(/^W\/"\d+"$/) });
+    expect(body['@odata.context']).toContain('$metadata#accounts/$entity');
+  });
+
+  it('answers errors with the documented body and codes', async () => {
+    const segment = await fetch(`${api}Account`, { headers: json });
+    expect(segment.status).toBe(404);
+    expect(await read(segment)).toEqual({
+      error: { code: '0x8006088a', message: "Resource not found for the segment 'Account'." },
+    });
+    const property = await fetch(`${api}accounts?$select=Name`, { headers: json });
+    expect(property.status).toBe(400);
+    expect((await read(property)).error).toEqual({
+      code: '0x0',
+      message: "Could not find a property named 'Name' on type 'Microsoft.Dynamics.CRM.account'.",
+    });
+    const id = '00000000-0000-0000-0000-0000000000aa';
+    const upsertOnly = await fetch(`${api}accounts(${id})`, {
+      method: 'PATCH',
+      headers: { ...json, 'If-None-Match': '*' },
+      body: JSON.stringify({ name: 'C' }),
+    });
+    expect(upsertOnly.status).toBe(204); // If-None-Match only prevents an update: the row is created
+    const again = await fetch(`${api}accounts(${id})`, {
+      method: 'PATCH',
+      headers: { ...json, 'If-None-Match': '*' },
+      body: JSON.stringify({ name: 'D' }),
+    });
+    expect(again.status).toBe(412);
+    expect((await read(again)).error.code).toBe('0x80040237');
+    // What the double does not serve is a 501 naming the request, never a silent success.
+    const unsupported = await fetch(`${api}accounts/$count`, { headers: json });
+    expect(unsupported.status).toBe(501);
+    expect((await read(unsupported)).error.message).toBe('The test double does not serve GET accounts/$count.');
+  });
+
+  it('refuses $filter, $orderby and $top with change tracking, with the documented message', async () => {
+    for (const option of ['$top=1', "$filter=name eq 'A'", '$orderby=name']) {
+      const response = await fetch(`${api}accounts?${option}`, { headers: { ...json, Prefer: 'odata.track-changes' } });
+      expect(response.status).toBe(400);
+      const name = option.split('=')[0];
+      expect((await read(response)).error.message).toBe(
+        `The "${name}" query parameter isn't supported when Change Tracking is enabled.`,
+      );
+    }
+  });
+
+  it('answers 429 with Retry-After and the service protection code, then serves again; records CallerObjectId', async () => {
+    dataverse.inject({ kind: 'throttle', retryAfterSeconds: 3, code: '0x80072321' });
+    const throttled = await fetch(`${api}WhoAmI`, { headers: { ...json, CallerObjectId: 'abc' } });
+    expect(throttled.status).toBe(429);
+    expect(throttled.headers.get('retry-after')).toBe('3');
+    expect((await read(throttled)).error.code).toBe('0x80072321');
+    const served = await fetch(`${api}WhoAmI`, { headers: json });
+    expect(served.status).toBe(200);
+    expect(await read(served)).toMatchObject({
+      UserId: dataverse.defaultUserId,
+      OrganizationId: dataverse.organizationId,
+    });
+    expect(dataverse.requests.at(-2)).toMatchObject({ kind: 'whoAmI', status: 429, callerObjectId: 'abc' });
+  });
+});
