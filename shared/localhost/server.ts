@@ -56,11 +56,17 @@ export function createLocalHostServer(options: LocalHostOptions): Server {
 
   return createServer((req, res) => {
     const started = performance.now();
-    const url = new URL(req.url ?? '/', `http://${req.headers.host ?? 'localhost'}`);
-    handle(req, res, url)
+    const url = requestUrl(req);
+    (url ? handle(req, res, url) : Promise.reject(MALFORMED_URL))
       .catch((error: unknown) => {
+        if (isClientGone(req, error)) {
+          // Not a fault of the app: the client hung up (or reset) before its request was complete.
+          options.log('  the client closed the connection before the request was complete');
+          return;
+        }
         const known = error instanceof HttpError ? error : undefined;
         if (!known) options.log(`  unhandled error: ${(error as Error).stack ?? String(error)}`);
+        if (error === MALFORMED_URL) res.shouldKeepAlive = false;
         if (!res.headersSent) {
           sendJson(res, known?.status ?? 500, {
             error: {
@@ -72,7 +78,8 @@ export function createLocalHostServer(options: LocalHostOptions): Server {
       })
       .finally(() => {
         // The path only: the query string may carry the key (?code=).
-        options.log(`${req.method} ${url.pathname} ${res.statusCode} ${Math.round(performance.now() - started)} ms`);
+        const path = url?.pathname ?? '(malformed request target or Host)';
+        options.log(`${req.method} ${path} ${res.statusCode} ${Math.round(performance.now() - started)} ms`);
       });
   });
 
@@ -98,16 +105,20 @@ export function createLocalHostServer(options: LocalHostOptions): Server {
     const routed = path.toLowerCase().startsWith(`/${prefix}/`) ? path.slice(prefix.length + 2) : undefined;
     if (routed !== undefined) {
       let methodMismatch = false;
+      let keyed = false;
       for (const candidate of routes) {
         const params = candidate.route.match(routed);
         if (!params) continue;
         if (!candidate.methods.includes(req.method ?? 'GET')) {
           methodMismatch = true;
+          keyed ||= candidate.authLevel !== 'anonymous';
           continue;
         }
         if (candidate.authLevel !== 'anonymous') requireKey(req, url);
         return invokeHttp(candidate.registration, req, res, url, params, await readBody(req));
       }
+      // Without the key, a keyed route does not say which methods it serves: 401 first, as for any keyed request.
+      if (keyed) requireKey(req, url);
       if (methodMismatch) throw new HttpError(405, 'MethodNotAllowed', `${req.method} is not allowed on ${path}.`);
     }
     throw new HttpError(404, 'NotFound', `No function serves ${req.method} ${path}.`);
@@ -180,6 +191,27 @@ export function createLocalHostServer(options: LocalHostOptions): Server {
     }
     return Buffer.concat(chunks);
   }
+}
+
+const MALFORMED_URL = new HttpError(
+  400,
+  'BadRequest',
+  'The request target or the Host header is not a valid URL authority: send a path such as /api/health and a Host such as localhost:7071.',
+);
+
+/** The request's URL, or undefined when its target or Host header cannot form one (a lone `[`, a bad port…). */
+function requestUrl(req: IncomingMessage): URL | undefined {
+  try {
+    return new URL(req.url ?? '/', `http://${req.headers.host || 'localhost'}`);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether an error only means the client went away before its request was complete. */
+function isClientGone(req: IncomingMessage, error: unknown): boolean {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  return code === 'ECONNRESET' || code === 'ECONNABORTED' || (req.destroyed && !req.complete);
 }
 
 /**
