@@ -62,7 +62,9 @@ try {
 }
 
 const { key, generated } = localKey();
-const server = createLocalHostServer({ registrations, key, fanOut, log });
+// The connector operations' declared body limits, from the compiled tree the functions use.
+const { bodyLimits } = await import('../connector/operations.js');
+const server = createLocalHostServer({ registrations, key, fanOut, log, bodyLimits: bodyLimits() });
 const port = options.port ?? (process.env.PORT ? parsePort(process.env.PORT) : (settings.port ?? 7071));
 server.on('error', async (error: NodeJS.ErrnoException) => {
   console.error(

@@ -19,6 +19,11 @@ export interface LocalHostOptions {
   fanOut?: LocalFanOut;
   log: (line: string) => void;
   routePrefix?: string;
+  /**
+   * The largest body each HTTP function reads, by function name (0: it takes none, so none is read). A larger body is
+   * answered 413 as soon as it passes the limit, before the rest arrives. Functions not listed get the host's 100 MB.
+   */
+  bodyLimits?: Readonly<Record<string, number>>;
 }
 
 interface HttpRoute {
@@ -100,7 +105,7 @@ export function createLocalHostServer(options: LocalHostOptions): Server {
     const admin = /^\/admin\/functions\/([^/]+)$/.exec(path);
     if (admin && req.method === 'POST') {
       requireKey(req, url);
-      return invokeNonHttp(decodePathSegment(admin[1] as string), await readBody(req), res);
+      return invokeNonHttp(decodePathSegment(admin[1] as string), await readBody(req, res, MAX_BODY_BYTES), res);
     }
     const routed = path.toLowerCase().startsWith(`/${prefix}/`) ? path.slice(prefix.length + 2) : undefined;
     if (routed !== undefined) {
@@ -115,7 +120,8 @@ export function createLocalHostServer(options: LocalHostOptions): Server {
           continue;
         }
         if (candidate.authLevel !== 'anonymous') requireKey(req, url);
-        return invokeHttp(candidate.registration, req, res, url, params, await readBody(req));
+        const limit = options.bodyLimits?.[candidate.registration.name] ?? MAX_BODY_BYTES;
+        return invokeHttp(candidate.registration, req, res, url, params, await readBody(req, res, limit));
       }
       // Without the key, a keyed route does not say which methods it serves: 401 first, as for any keyed request.
       if (keyed) requireKey(req, url);
@@ -180,17 +186,64 @@ export function createLocalHostServer(options: LocalHostOptions): Server {
     }
     res.writeHead(202).end();
   }
+}
 
-  async function readBody(req: IncomingMessage): Promise<Buffer> {
+/**
+ * The request body, read only up to `limit` bytes. With a limit of 0 (the function takes no body) nothing is read;
+ * over the limit, by `Content-Length` or while streaming, it answers 413 at once. Either way a body left unread is
+ * not drained afterwards: the connection closes after the answer.
+ */
+function readBody(req: IncomingMessage, res: ServerResponse, limit: number): Promise<Buffer> {
+  const declared = Number(req.headers['content-length'] ?? 0);
+  const hasBody = declared > 0 || req.headers['transfer-encoding'] !== undefined;
+  if (!hasBody) return Promise.resolve(Buffer.alloc(0));
+  if (limit === 0) {
+    res.shouldKeepAlive = false;
+    return Promise.resolve(Buffer.alloc(0));
+  }
+  const tooLarge = () => {
+    res.shouldKeepAlive = false;
+    req.pause();
+    return new HttpError(
+      413,
+      'PayloadTooLarge',
+      `The body is larger than ${limit} bytes, the most this operation accepts.`,
+    );
+  };
+  if (declared > limit) return Promise.reject(tooLarge());
+  return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
-    for await (const chunk of req) {
-      size += (chunk as Buffer).length;
-      if (size > MAX_BODY_BYTES) throw new HttpError(413, 'PayloadTooLarge', 'The request body is larger than 100 MB.');
-      chunks.push(chunk as Buffer);
-    }
-    return Buffer.concat(chunks);
-  }
+    const stop = () => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onError);
+      req.off('close', onClose);
+    };
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        stop();
+        reject(tooLarge());
+      } else chunks.push(chunk);
+    };
+    const onEnd = () => {
+      stop();
+      resolve(Buffer.concat(chunks));
+    };
+    const onError = (error: Error) => {
+      stop();
+      reject(error);
+    };
+    const onClose = () => {
+      stop();
+      if (!req.complete) reject(Object.assign(new Error('aborted'), { code: 'ECONNRESET' }));
+    };
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', onError);
+    req.on('close', onClose);
+  });
 }
 
 const MALFORMED_URL = new HttpError(

@@ -56,14 +56,15 @@ export function openSocket(base: string): Promise<Socket> {
 }
 
 /**
- * Streams a body of `total` bytes (in 64 KiB chunks, honouring back-pressure) after `head`, until it is all sent, the
- * server answers, or the connection breaks. Resolves with how many body bytes were written by then, what came back,
- * and whether the whole body went out before the answer arrived.
+ * Streams a body of `total` bytes (in 64 KiB chunks, honouring back-pressure; framed as chunks when `chunked`) after
+ * `head`, until it is all sent, the server answers, or the connection breaks. Resolves with how many body bytes were
+ * written by then, what came back, and whether the whole body went out before the answer arrived.
  */
 export async function streamBody(
   base: string,
   head: string,
   total: number,
+  chunked = false,
 ): Promise<{ sentBeforeAnswer: number; completed: boolean; text: string; status: number | undefined }> {
   const socket = await openSocket(base);
   let text = '';
@@ -85,7 +86,10 @@ export async function streamBody(
   while (sent < total && !answered && !broken) {
     const piece = chunk.subarray(0, Math.min(chunk.length, total - sent));
     sent += piece.length;
-    if (!socket.write(piece)) {
+    const framed = chunked
+      ? Buffer.concat([Buffer.from(`${piece.length.toString(16)}\r\n`), piece, Buffer.from('\r\n')])
+      : piece;
+    if (!socket.write(framed)) {
       await new Promise<void>((resolve) => {
         const done = () => {
           socket.off('drain', done);
@@ -100,6 +104,7 @@ export async function streamBody(
     } else await new Promise<void>((resolve) => setImmediate(resolve));
   }
   const completed = sent >= total && !answered;
+  if (completed && chunked && !broken) socket.write('0\r\n\r\n');
   // Give the answer (if it is still coming) a moment to arrive, then hang up.
   const deadline = Date.now() + 5_000;
   while (!answered && !broken && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));

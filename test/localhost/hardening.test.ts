@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningHost, startLocalHost } from '../helpers/localHost.js';
-import { openSocket, rawExchange } from '../helpers/rawHttp.js';
+import { openSocket, rawExchange, streamBody } from '../helpers/rawHttp.js';
 
 let host: RunningHost;
 
@@ -62,5 +62,80 @@ describe('the key is checked before the method', () => {
     expect(withKey.status).toBe(405);
     // An anonymous route has nothing to hide.
     expect((await host.request('/api/health', { method: 'DELETE', key: null })).status).toBe(405);
+  });
+});
+
+describe('bodies are read only by operations that take one, and only up to their limit', () => {
+  const MB = 1024 * 1024;
+  // Socket buffers hold a few MB on their way to the server; the rest of a body must never be sent.
+  const WELL_BEFORE_THE_END = 8 * MB;
+
+  it('answers GET /api/health without reading a 50 MB body', async () => {
+    const sent = await streamBody(
+      host.url,
+      `GET /api/health HTTP/1.1\r\nHost: localhost\r\ncontent-length: ${50 * MB}\r\n\r\n`,
+      50 * MB,
+    );
+    expect(sent.completed).toBe(false);
+    expect(sent.sentBeforeAnswer).toBeLessThan(WELL_BEFORE_THE_END);
+    expect([200, 503]).toContain(sent.status);
+    await expectHealthy();
+  });
+
+  it('answers DELETE /api/subscriptions/{id} without reading a chunked 50 MB body', async () => {
+    const sent = await streamBody(
+      host.url,
+      'DELETE /api/subscriptions/0123456789abcdef0123456789abcdef?token=x HTTP/1.1\r\nHost: localhost\r\n' +
+        'transfer-encoding: chunked\r\n\r\n',
+      50 * MB,
+      true,
+    );
+    expect(sent.completed).toBe(false);
+    expect(sent.sentBeforeAnswer).toBeLessThan(WELL_BEFORE_THE_END);
+    expect([401, 404]).toContain(sent.status);
+    await expectHealthy();
+  });
+
+  it('answers 413 as soon as a chunked PublishEvent body passes its 64 KiB limit', async () => {
+    const sent = await streamBody(
+      host.url,
+      `POST /api/events HTTP/1.1\r\nHost: localhost\r\nx-functions-key: ${host.key}\r\n` +
+        'content-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n',
+      50 * MB,
+      true,
+    );
+    expect(sent.completed).toBe(false);
+    expect(sent.sentBeforeAnswer).toBeLessThan(WELL_BEFORE_THE_END);
+    expect(sent.status).toBe(413);
+    expect(sent.text).toContain('"code":"PayloadTooLarge"');
+    expect(sent.text).toContain('65536 bytes');
+  });
+
+  it('answers 413 to a Content-Length over the limit before any of the body is read', async () => {
+    const sent = await streamBody(
+      host.url,
+      `POST /api/subscriptions HTTP/1.1\r\nHost: localhost\r\nx-functions-key: ${host.key}\r\n` +
+        `content-type: application/json\r\ncontent-length: ${50 * MB}\r\n\r\n`,
+      50 * MB,
+    );
+    expect(sent.completed).toBe(false);
+    expect(sent.sentBeforeAnswer).toBeLessThan(WELL_BEFORE_THE_END);
+    expect(sent.status).toBe(413);
+    expect(sent.text).toContain('16384 bytes');
+    await expectHealthy();
+  });
+
+  it('still reads a body within the limit', async () => {
+    const answer = await host.request('/api/events', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        table: 'contact',
+        rowId: '6d81597f-0f9f-e711-8122-000d3aa2331c',
+        message: 'Update',
+        attributes: { padding: 'x'.repeat(60_000) },
+      }),
+    });
+    expect(answer.status).toBe(202);
   });
 });
