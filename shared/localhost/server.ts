@@ -188,21 +188,25 @@ export function createLocalHostServer(options: LocalHostOptions): Server {
   }
 }
 
+/** What is read and thrown away of a body left unread, after the answer, before the connection is closed. */
+const LINGER_BYTES = 1024 * 1024;
+const LINGER_MS = 2_000;
+
 /**
  * The request body, read only up to `limit` bytes. With a limit of 0 (the function takes no body) nothing is read;
  * over the limit, by `Content-Length` or while streaming, it answers 413 at once. Either way a body left unread is
- * not drained afterwards: the connection closes after the answer.
+ * not drained: see {@link closeAfterAnswer}.
  */
 function readBody(req: IncomingMessage, res: ServerResponse, limit: number): Promise<Buffer> {
   const declared = Number(req.headers['content-length'] ?? 0);
   const hasBody = declared > 0 || req.headers['transfer-encoding'] !== undefined;
   if (!hasBody) return Promise.resolve(Buffer.alloc(0));
   if (limit === 0) {
-    res.shouldKeepAlive = false;
+    closeAfterAnswer(req, res);
     return Promise.resolve(Buffer.alloc(0));
   }
   const tooLarge = () => {
-    res.shouldKeepAlive = false;
+    closeAfterAnswer(req, res);
     req.pause();
     return new HttpError(
       413,
@@ -265,6 +269,29 @@ function requestUrl(req: IncomingMessage): URL | undefined {
 function isClientGone(req: IncomingMessage, error: unknown): boolean {
   const code = (error as NodeJS.ErrnoException | undefined)?.code;
   return code === 'ECONNRESET' || code === 'ECONNABORTED' || (req.destroyed && !req.complete);
+}
+
+/**
+ * Once the answer has gone out, throws away at most {@link LINGER_BYTES} more of an unread body (for at most
+ * {@link LINGER_MS}), then closes the connection. Closing at once would reset it while the client is still sending,
+ * and a reset can discard the answer before the client reads it; a client that reads the answer stops sending.
+ */
+function closeAfterAnswer(req: IncomingMessage, res: ServerResponse): void {
+  res.once('finish', () => {
+    if (req.complete) return;
+    let discarded = 0;
+    const close = () => {
+      clearTimeout(timer);
+      req.socket.destroy();
+    };
+    const timer = setTimeout(close, LINGER_MS);
+    // The server has already set the body flowing into nothing; this only counts it.
+    req.on('data', (chunk: Buffer) => {
+      discarded += chunk.length;
+      if (discarded > LINGER_BYTES) close();
+    });
+    req.once('end', () => clearTimeout(timer));
+  });
 }
 
 /**
