@@ -17,7 +17,10 @@ const program = new Command()
   )
   .option('--port <port>', 'HTTP port (default: PORT, then Host.LocalHttpPort in the settings, then 7071)', parsePort)
   .option('--settings <file>', 'settings file (default: local.settings.json, else local.settings.sample.json)')
-  .option('--persist', 'keep the embedded Azurite data in .azurite/ across runs (default: in memory)')
+  .option(
+    '--persist [dir]',
+    'keep the embedded Azurite data across runs, in dir (default: .azurite/ in the repository; without --persist: in memory)',
+  )
   .addHelpText(
     'after',
     `
@@ -27,7 +30,13 @@ app's Event Grid-triggered functions and listed at GET /admin/events.`,
   )
   .parse();
 
-const options = program.opts<{ port?: number; settings?: string; persist?: boolean }>();
+const options = program.opts<{ port?: number; settings?: string; persist?: boolean | string }>();
+const persistDir =
+  options.persist === undefined || options.persist === false
+    ? undefined
+    : options.persist === true
+      ? join(APP_ROOT, '.azurite')
+      : resolve(options.persist);
 
 function parsePort(value: string): number {
   const port = Number(value);
@@ -41,7 +50,7 @@ applySettings(settings.values);
 
 let azurite: Azurite | undefined;
 if (needsEmbeddedStorage()) {
-  azurite = await startAzurite(options.persist ? { location: join(APP_ROOT, '.azurite') } : {});
+  azurite = await startAzurite(persistDir ? { location: persistDir } : {});
   process.env.AzureWebJobsStorage = azurite.connectionString;
 }
 
@@ -100,7 +109,7 @@ function printBanner(base: string): void {
       : 'Key:        BRIDGE_LOCAL_KEY from the settings (not printed)',
     '            send it as ?code=<key> or the x-functions-key header',
     `Settings:   ${settings.source}`,
-    `Storage:    ${azurite ? `embedded Azurite (${options.persist ? 'data in .azurite/' : 'in memory'}), tables ${azurite.tableEndpoint}` : 'as configured (AzureWebJobsStorage)'}`,
+    `Storage:    ${azurite ? `embedded Azurite (${persistDir ? `data in ${persistDir}` : 'in memory'}), tables ${azurite.tableEndpoint}` : 'as configured (AzureWebJobsStorage)'}`,
     `Event Grid: ${process.env.EVENTGRID_TOPIC_ENDPOINT?.trim() ? process.env.EVENTGRID_TOPIC_ENDPOINT : `local fan-out; published events at ${base}/admin/events`}`,
     '',
     `Try:        npx dataverse-bridge send samples/contexts --to ${base} --key ${generated ? key : '<BRIDGE_LOCAL_KEY>'}`,
@@ -110,15 +119,24 @@ function printBanner(base: string): void {
   console.log(lines.join('\n'));
 }
 
+/** How long requests in flight may take to finish when the host stops. */
+const DRAIN_MS = 10_000;
+
 let stopping = false;
-async function shutdown(signal: string): Promise<void> {
+/**
+ * Stops in order: no new requests, the ones in flight finish (they may still be writing), then Azurite closes its
+ * stores gracefully, which saves them, so nothing acknowledged is lost.
+ */
+async function shutdown(reason: string): Promise<void> {
   if (stopping) return;
   stopping = true;
-  console.log(`\n${signal}: stopping…`);
-  server.closeAllConnections();
-  await new Promise<void>((done) => server.close(() => done()));
+  console.log(`\n${reason}: stopping…`);
+  const closed = new Promise<void>((done) => server.close(() => done()));
+  server.closeIdleConnections();
+  const drain = setTimeout(() => server.closeAllConnections(), DRAIN_MS);
+  await closed;
+  clearTimeout(drain);
   await azurite?.stop();
   process.exit(0);
 }
-process.on('SIGINT', () => void shutdown('SIGINT'));
-process.on('SIGTERM', () => void shutdown('SIGTERM'));
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => void shutdown(signal));

@@ -37,6 +37,8 @@ export interface RunningHost {
   output(): string;
   /** Sends SIGINT (Ctrl+C) and resolves with the exit code. */
   stop(): Promise<number | null>;
+  /** Sends `signal` and resolves with the exit code (null) and signal once the process has exited. */
+  kill(signal: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   /** fetch() against the host, with the key unless `key: null`. */
   request(path: string, init?: RequestInit & { key?: string | null }): Promise<Response>;
 }
@@ -45,7 +47,10 @@ export interface RunningHost {
  * Starts the local host (`npm start`'s compiled entry point) under plain Node, as a user would, on a free port with a
  * settings file of its own, and waits for its banner.
  */
-export async function startLocalHost(values: Record<string, string> = {}): Promise<RunningHost> {
+export async function startLocalHost(
+  values: Record<string, string> = {},
+  extraArgs: string[] = [],
+): Promise<RunningHost> {
   const dir = await mkdtemp(join(tmpdir(), 'localhost-'));
   const settings = join(dir, 'local.settings.json');
   const key = 'test-local-key';
@@ -73,7 +78,7 @@ export async function startLocalHost(values: Record<string, string> = {}): Promi
   ]) {
     delete env[name];
   }
-  const child: ChildProcess = spawn(process.execPath, [MAIN, '--port', '0', '--settings', settings], {
+  const child: ChildProcess = spawn(process.execPath, [MAIN, '--port', '0', '--settings', settings, ...extraArgs], {
     cwd: REPO_ROOT,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -81,7 +86,10 @@ export async function startLocalHost(values: Record<string, string> = {}): Promi
   let output = '';
   child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const ended = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })),
+  );
+  const exited = ended.then(({ code }) => code);
 
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`The local host did not start in 30 s:\n${output}`)), 30_000);
@@ -104,6 +112,12 @@ export async function startLocalHost(values: Record<string, string> = {}): Promi
       const code = await exited;
       await rm(dir, { recursive: true, force: true });
       return code;
+    },
+    async kill(signal) {
+      child.kill(signal);
+      const result = await ended;
+      await rm(dir, { recursive: true, force: true });
+      return result;
     },
     request(path, init = {}) {
       const headers = new Headers(init.headers);
