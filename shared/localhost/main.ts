@@ -140,3 +140,11 @@ async function shutdown(reason: string): Promise<void> {
   process.exit(0);
 }
 for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => void shutdown(signal));
+
+// `npm start` runs this through a shell: when npm is sent SIGTERM (an IDE's stop button, a process manager), npm and
+// the shell exit, but the shell does not pass the signal on, and this process would run on as an orphan holding the
+// port and Azurite. An orphan is re-parented, so a changed parent process id means whoever started the host is gone.
+const parent = process.ppid;
+setInterval(() => {
+  if (process.ppid !== parent) void shutdown('the process that started the local host exited');
+}, 500).unref();
