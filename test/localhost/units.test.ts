@@ -4,6 +4,7 @@ import { LocalFanOut } from '../../shared/localhost/localFanOut.js';
 import type { Registration } from '../../shared/localhost/registrations.js';
 import { compileRoute } from '../../shared/localhost/routes.js';
 import { applySettings, localKey, needsEmbeddedStorage } from '../../shared/localhost/settings.js';
+import { DeliveryFailedError } from '../../shared/subscriptions/deliver.js';
 
 describe('compileRoute (the Functions host route templates)', () => {
   it('matches literals case-insensitively and captures parameters', () => {
@@ -124,5 +125,22 @@ describe('LocalFanOut', () => {
     expect(calls).toBe(3);
     expect(lines.filter((line) => line.includes('flaky'))).toHaveLength(2);
     expect(lines.filter((line) => line.includes('broken'))).toHaveLength(3);
+  });
+
+  it('says on the last attempt that it gave up, not that Event Grid will retry', async () => {
+    const lines: string[] = [];
+    const fanOut = new LocalFanOut(
+      () => [
+        subscriber('deliverSubscriptions', () => {
+          throw new DeliveryFailedError('a', 1, 2);
+        }),
+      ],
+      (line) => lines.push(line),
+    );
+    await fanOut.send([event('a')]);
+    expect(lines).toHaveLength(3);
+    expect(lines.join('\n')).not.toContain('Event Grid will retry');
+    expect(lines[0]).toContain('delivery 1/3 of event a failed, retrying: 1 of 2 subscription callbacks failed');
+    expect(lines[2]).toContain('delivery 3/3 of event a failed, giving up (nothing retries it locally)');
   });
 });
