@@ -178,12 +178,15 @@ export function createLocalHostServer(options: LocalHostOptions): Server {
       throw new HttpError(400, 'HttpFunction', `${registration.name} is an HTTP function; call its route instead.`);
     }
     const [input, triggerMetadata] = triggerInput(registration, adminMessages(registration, body));
+    let result: unknown;
     try {
-      await registration.handler(input, invocationContext(registration, options.log, triggerMetadata));
+      result = await registration.handler(input, invocationContext(registration, options.log, triggerMetadata));
     } catch (error) {
       // As under the real host, a failed invocation is reported; a Service Bus message would be redelivered.
       return sendJson(res, 500, { error: { code: 'FunctionFailed', message: (error as Error).message } });
     }
+    // A local-host extension: what the function returned (the Service Bus functions: each message's outcome).
+    if (result !== null && typeof result === 'object') return sendJson(res, 202, result);
     res.writeHead(202).end();
   }
 }
