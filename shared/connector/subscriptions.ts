@@ -193,11 +193,11 @@ export async function deleteSubscription(
     );
   }
   const subscription = await store.get(id);
-  if (subscription === undefined) return apiError(404, 'NotFound', `No subscription ${id}.`, 'id');
+  if (subscription === undefined) return apiError(404, 'NotFound', 'No subscription has this id.', 'id');
   if (!sameHash(sha256(token), subscription.deleteTokenHash)) {
     return apiError(401, 'Unauthorized', 'token does not match this subscription.', 'token');
   }
-  if (!(await store.delete(id))) return apiError(404, 'NotFound', `No subscription ${id}.`, 'id');
+  if (!(await store.delete(id))) return apiError(404, 'NotFound', 'No subscription has this id.', 'id');
   return { status: 200, jsonBody: { id, deleted: true } };
 }
 

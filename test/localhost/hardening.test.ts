@@ -139,3 +139,21 @@ describe('bodies are read only by operations that take one, and only up to their
     expect(answer.status).toBe(202);
   });
 });
+
+describe('error messages never repeat a value the caller sent', () => {
+  it('says what was not found without quoting the id', async () => {
+    const id = '0123456789abcdef0123456789abcdef';
+    for (const [method, path] of [
+      ['GET', `/api/jobs/${id}`],
+      ['POST', `/api/jobs/${id}/replay`],
+      ['DELETE', `/api/subscriptions/${id}?token=${'t'.repeat(43)}`],
+      ['GET', '/api/tables/contact/rows/6d81597f-0f9f-e711-8122-000d3aa23310'],
+    ] as const) {
+      const answer = await host.request(path, { method });
+      expect(answer.status, path).toBe(404);
+      const text = await answer.text();
+      expect(text, path).not.toContain(id);
+      expect(text, path).not.toContain('6d81597f');
+    }
+  });
+});
