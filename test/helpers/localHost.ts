@@ -67,46 +67,29 @@ export async function startLocalHost(
       },
     }),
   );
-  const env = { ...process.env };
-  for (const name of [
-    'AzureWebJobsStorage',
-    'DATAVERSE_QUEUE_NAME',
-    'EVENTGRID_TOPIC_ENDPOINT',
-    'EVENTGRID_TOPIC_KEY',
-    'BRIDGE_LOCAL_KEY',
-    'PORT',
-  ]) {
-    delete env[name];
-  }
-  const child: ChildProcess = spawn(process.execPath, [MAIN, '--port', '0', '--settings', settings, ...extraArgs], {
-    cwd: REPO_ROOT,
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const ended = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.once('exit', (code, signal) => resolve({ code, signal })),
+  const { child, output, ended } = spawnCollecting(
+    process.execPath,
+    [MAIN, '--port', '0', '--settings', settings, ...extraArgs],
+    REPO_ROOT,
   );
   const exited = ended.then(({ code }) => code);
 
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`The local host did not start in 30 s:\n${output}`)), 30_000);
+    const timer = setTimeout(() => reject(new Error(`The local host did not start in 30 s:\n${output()}`)), 30_000);
     const check = () => {
-      const match = /--to (http:\/\/localhost:\d+)/.exec(output);
+      const match = /--to (http:\/\/localhost:\d+)/.exec(output());
       if (match) {
         clearTimeout(timer);
         resolve(match[1] as string);
       }
     };
     child.stdout?.on('data', check);
-    void exited.then((code) => reject(new Error(`The local host exited (${code}):\n${output}`)));
+    void exited.then((code) => reject(new Error(`The local host exited (${code}):\n${output()}`)));
   });
   return {
     url,
     key,
-    output: () => output,
+    output,
     async stop() {
       child.kill('SIGINT');
       const code = await exited;
@@ -131,4 +114,46 @@ export async function startLocalHost(
 export function runCli(args: string[]): { code: number | null; stdout: string; stderr: string } {
   const result = spawnSync(process.execPath, [CLI, ...args], { cwd: REPO_ROOT, encoding: 'utf8', timeout: 60_000 });
   return { code: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+/**
+ * Spawns a process the way the local host is started, without the settings a developer's environment may hold
+ * (they would win over the settings file), collecting its output.
+ */
+export function spawnCollecting(
+  command: string,
+  args: string[],
+  cwd: string,
+): {
+  child: ChildProcess;
+  output: () => string;
+  ended: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+} {
+  const env = { ...process.env };
+  for (const name of [
+    'AzureWebJobsStorage',
+    'DATAVERSE_QUEUE_NAME',
+    'EVENTGRID_TOPIC_ENDPOINT',
+    'EVENTGRID_TOPIC_KEY',
+    'BRIDGE_LOCAL_KEY',
+    'PORT',
+  ]) {
+    delete env[name];
+  }
+  const child = spawn(command, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const ended = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })),
+  );
+  return { child, output: () => output, ended };
+}
+
+/** Whether anything answers HTTP at `url` (false once the port is closed). */
+export function answers(url: string): Promise<boolean> {
+  return fetch(url).then(
+    () => true,
+    () => false,
+  );
 }

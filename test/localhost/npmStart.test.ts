@@ -1,9 +1,9 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REPO_ROOT } from '../helpers/localHost.js';
+import { answers, REPO_ROOT, spawnCollecting } from '../helpers/localHost.js';
 
 let dir: string;
 let npm: ChildProcess | undefined;
@@ -39,30 +39,20 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-const answers = (url: string) =>
-  fetch(url).then(
-    () => true,
-    () => false,
-  );
-
 describe('npm start', () => {
   it('stops the local host and Azurite when npm itself gets SIGTERM (an IDE stop button, a process manager)', async () => {
-    const env = { ...process.env };
-    for (const name of ['AzureWebJobsStorage', 'EVENTGRID_TOPIC_ENDPOINT', 'BRIDGE_LOCAL_KEY', 'PORT'])
-      delete env[name];
     // npm runs the script through a shell, which does not pass SIGTERM on to the host it started.
-    npm = spawn('npm', ['start', '--', '--port', '0', '--settings', join(dir, 'local.settings.json')], {
-      cwd: dir,
-      env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    npm.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    npm.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    const exited = new Promise<void>((resolve) => npm?.once('exit', () => resolve()));
-    await expect.poll(() => output, { timeout: 90_000, interval: 200 }).toContain('Press Ctrl+C to stop.');
-    const base = /--to (http:\/\/localhost:\d+)/.exec(output)?.[1] as string;
-    const tables = /tables (http:\/\/127\.0\.0\.1:\d+)/.exec(output)?.[1] as string;
+    const started = spawnCollecting(
+      'npm',
+      ['start', '--', '--port', '0', '--settings', join(dir, 'local.settings.json')],
+      dir,
+    );
+    npm = started.child;
+    const output = started.output;
+    const exited = started.ended;
+    await expect.poll(output, { timeout: 90_000, interval: 200 }).toContain('Press Ctrl+C to stop.');
+    const base = /--to (http:\/\/localhost:\d+)/.exec(output())?.[1] as string;
+    const tables = /tables (http:\/\/127\.0\.0\.1:\d+)/.exec(output())?.[1] as string;
     expect(await answers(`${base}/api/health`)).toBe(true);
     expect(await answers(`${tables}/devstoreaccount1/Tables`)).toBe(true);
 

@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RunningHost, startLocalHost } from '../helpers/localHost.js';
+import { answers, type RunningHost, startLocalHost } from '../helpers/localHost.js';
 import { distinctContexts } from '../helpers/pipeline.js';
 
 let storage: string;
@@ -43,12 +43,7 @@ async function survives(signal: NodeJS.Signals, seed: string): Promise<void> {
   expect(first.output()).toContain(`data in ${storage}`);
   // No Azurite is left behind: it has closed its stores and exited (after a hard kill of the host, on its own).
   const tables = /tables (http:\/\/127\.0\.0\.1:\d+)/.exec(first.output())?.[1];
-  const azuriteAnswers = () =>
-    fetch(`${tables}/devstoreaccount1/Tables`).then(
-      () => true,
-      () => false,
-    );
-  await expect.poll(azuriteAnswers, { timeout: 30_000 }).toBe(false);
+  await expect.poll(() => answers(`${tables}/devstoreaccount1/Tables`), { timeout: 30_000 }).toBe(false);
 
   const second = await startLocalHost({}, ['--persist', storage]);
   try {
