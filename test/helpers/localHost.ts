@@ -54,19 +54,7 @@ export async function startLocalHost(
   const dir = await mkdtemp(join(tmpdir(), 'localhost-'));
   const settings = join(dir, 'local.settings.json');
   const key = 'test-local-key';
-  await writeFile(
-    settings,
-    JSON.stringify({
-      IsEncrypted: false,
-      Values: {
-        FUNCTIONS_WORKER_RUNTIME: 'node',
-        AzureWebJobsStorage: 'UseDevelopmentStorage=true',
-        DATAVERSE_QUEUE_NAME: 'dataverse',
-        BRIDGE_LOCAL_KEY: key,
-        ...values,
-      },
-    }),
-  );
+  await writeHostSettings(settings, { BRIDGE_LOCAL_KEY: key, ...values });
   const { child, output, ended } = spawnCollecting(
     process.execPath,
     [MAIN, '--port', '0', '--settings', settings, ...extraArgs],
@@ -155,5 +143,21 @@ export function answers(url: string): Promise<boolean> {
   return fetch(url).then(
     () => true,
     () => false,
+  );
+}
+
+/** Writes a `local.settings.json` for the local host: embedded Azurite, the local queue, and `values` over them. */
+export function writeHostSettings(path: string, values: Record<string, string>): Promise<void> {
+  return writeFile(
+    path,
+    JSON.stringify({
+      IsEncrypted: false,
+      Values: {
+        FUNCTIONS_WORKER_RUNTIME: 'node',
+        AzureWebJobsStorage: 'UseDevelopmentStorage=true',
+        DATAVERSE_QUEUE_NAME: 'dataverse',
+        ...values,
+      },
+    }),
   );
 }

@@ -3,25 +3,14 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { answers, REPO_ROOT, spawnCollecting } from '../helpers/localHost.js';
+import { answers, REPO_ROOT, spawnCollecting, writeHostSettings } from '../helpers/localHost.js';
 
 let dir: string;
 let npm: ChildProcess | undefined;
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'npm-start-'));
-  await writeFile(
-    join(dir, 'local.settings.json'),
-    JSON.stringify({
-      IsEncrypted: false,
-      Values: {
-        FUNCTIONS_WORKER_RUNTIME: 'node',
-        AzureWebJobsStorage: 'UseDevelopmentStorage=true',
-        DATAVERSE_QUEUE_NAME: 'dataverse',
-        BRIDGE_LOCAL_KEY: 'npm-start-test-key',
-      },
-    }),
-  );
+  await writeHostSettings(join(dir, 'local.settings.json'), { BRIDGE_LOCAL_KEY: 'npm-start-test-key' });
   // The repository's own start script, in a package of its own with the build step left out: building here would
   // rewrite dist/ while other suites load it. npm still runs it through a shell, as `npm start` does.
   const pkg = JSON.parse(await readFile(join(REPO_ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } };
