@@ -1,4 +1,4 @@
-import { GUID } from '../dataverse/names.js';
+import { GUID, LOGICAL_NAME } from '../dataverse/names.js';
 import { PermanentError } from '../errors.js';
 import { asObject, readReceivedEvent } from '../events/receivedEvent.js';
 import type { RowEvent } from './rowState.js';
@@ -86,6 +86,10 @@ export function toChange(event: unknown): ProjectedEvent {
   };
   const message = text('messageName');
   const table = text('primaryEntityName');
+  // Checked here, where table names enter the store: ListTables must never list a name ListChanges refuses.
+  if (!LOGICAL_NAME.test(table)) {
+    fail('its data.primaryEntityName is not a Dataverse table logical name (letters, digits and _)');
+  }
   const rowId = canonicalRowId(text('primaryEntityId'));
   const when = data.operationCreatedOn ?? received.time;
   const instant = typeof when === 'string' ? new Date(when) : undefined;
@@ -117,7 +121,8 @@ export function toChange(event: unknown): ProjectedEvent {
       optionalText(data.organizationUrl) ??
       `/organizations/${organizationId === '' ? 'unknown' : organizationId}`,
   };
-  if (rowId === EMPTY_GUID) return { change };
+  // GetRow takes GUIDs only: a snapshot of any other id could never be read.
+  if (rowId === EMPTY_GUID || !GUID.test(rowId)) return { change };
   return { change, row: { time, eventId: received.id, message, delete: isDelete, attributes, formattedValues } };
 }
 

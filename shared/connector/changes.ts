@@ -1,11 +1,8 @@
 import type { ChangeReader } from '../changes/types.js';
-import { LOGICAL_NAME } from '../dataverse/names.js';
+import { GUID, LOGICAL_NAME } from '../dataverse/names.js';
 import { InvalidContinuationError } from '../errors.js';
 import { pageResponse, readPageQuery } from './paging.js';
 import { type ApiResponse, apiError } from './responses.js';
-
-/** Dataverse logical names: letters, digits and underscores. */
-const MAX_ROW_ID = 128;
 
 /** `GET /api/tables`: every Dataverse table an event was projected for, by name. */
 export async function listTables(reader: ChangeReader): Promise<ApiResponse> {
@@ -41,18 +38,18 @@ export async function listChanges(table: string, url: URL, reader: ChangeReader)
 export async function getRow(table: string, id: string, reader: ChangeReader): Promise<ApiResponse> {
   const badTable = checkTable(table);
   if (badTable) return badTable;
-  if (id.length === 0 || id.length > MAX_ROW_ID || hasControlCharacter(id)) {
+  if (!GUID.test(id)) {
     return apiError(
       400,
       'InvalidParameter',
-      `id must be a row id (a GUID) of 1 to ${MAX_ROW_ID} printable characters.`,
+      'id must be a row id: a GUID such as 6d81597f-0f9f-e711-8122-000d3aa2331c.',
       'id',
     );
   }
   const row = await reader.getRow(table, id);
   return row
     ? { status: 200, jsonBody: row }
-    : apiError(404, 'NotFound', `No event for row ${id} of table ${table} has been seen.`, 'id');
+    : apiError(404, 'NotFound', 'No event has been seen for this row of this table.', 'id');
 }
 
 function checkTable(table: string): ApiResponse | undefined {
@@ -64,18 +61,4 @@ function checkTable(table: string): ApiResponse | undefined {
         'table must be a Dataverse table logical name: 1 to 128 letters, digits or underscores, e.g. account.',
         'table',
       );
-}
-
-/** Control characters cannot be in a storage key; a lone surrogate cannot be encoded into one. */
-function hasControlCharacter(text: string): boolean {
-  try {
-    encodeURIComponent(text);
-  } catch {
-    return true;
-  }
-  for (let i = 0; i < text.length; i++) {
-    const code = text.charCodeAt(i);
-    if (code < 0x20 || (code >= 0x7f && code <= 0x9f)) return true;
-  }
-  return false;
 }

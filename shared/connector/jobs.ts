@@ -47,5 +47,5 @@ export async function getJob(id: string, jobs: JobStore): Promise<ApiResponse> {
   if (!JOB_ID_PATTERN.test(id))
     return apiError(400, 'InvalidParameter', 'id must be a job id: 32 hexadecimal characters.', 'id');
   const job = await jobs.get(id);
-  return job ? { status: 200, jsonBody: toJobView(job) } : apiError(404, 'NotFound', `No job ${id}.`, 'id');
+  return job ? { status: 200, jsonBody: toJobView(job) } : apiError(404, 'NotFound', 'No job has this id.', 'id');
 }

@@ -52,11 +52,16 @@ export interface ParameterDeclaration {
   'x-ms-dynamic-values'?: DynamicValues;
 }
 
-/** The JSON request body: the definition its schema is, and how the body parameter is shown. */
+/** The default body limit: far above any legitimate request, far below what would hurt a function instance. */
+export const DEFAULT_MAX_BODY_BYTES = 64 * 1024;
+
+/** The JSON request body: the definition its schema is, how the body parameter is shown, and its size limit. */
 export interface BodyDeclaration {
   definition: DefinitionName;
   summary: string;
   description: string;
+  /** The largest body the operation reads, in bytes; a larger one is answered 413 `PayloadTooLarge`. */
+  maxBytes: number;
 }
 
 export interface ResponseDeclaration {
@@ -264,6 +269,7 @@ const DECLARATIONS: { [K in OperationName]: Omit<OperationDeclaration, 'name'> }
       definition: 'PublishEventRequest',
       summary: 'Event',
       description: 'The row, the message and the column values of the event.',
+      maxBytes: DEFAULT_MAX_BODY_BYTES,
     },
     responses: {
       '202': ok('The event was published (or had been, with the same idempotency key).', ref('PublishResult')),
@@ -347,6 +353,8 @@ const DECLARATIONS: { [K in OperationName]: Omit<OperationDeclaration, 'name'> }
       definition: 'SubscriptionRequest',
       summary: 'Subscription',
       description: 'Which events start the flow.',
+      // A callback URL of at most 4,096 characters and a few short lists.
+      maxBytes: 16 * 1024,
     },
     trigger: 'single',
     notification: {
@@ -444,4 +452,16 @@ export function operation(name: OperationName): OperationDeclaration {
 export function httpTrigger(name: OperationName): HttpTriggerOptions {
   const { route, method, authLevel } = operation(name);
   return { route, methods: [method], authLevel };
+}
+
+/**
+ * The body limit of each operation, by function name: its declared `maxBytes`, or 0 for an operation that takes no
+ * body. A host can refuse a larger body while it streams in, and leave unread a body the operation would not read.
+ *
+ * @example
+ * bodyLimits().health;       // 0
+ * bodyLimits().publishEvent; // 65536
+ */
+export function bodyLimits(): Record<string, number> {
+  return Object.fromEntries(operations.map((op) => [op.name, op.body?.maxBytes ?? 0]));
 }

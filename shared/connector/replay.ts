@@ -29,7 +29,7 @@ export async function replayJob(id: string, deps: IngestDeps): Promise<ApiRespon
     return apiError(400, 'InvalidParameter', 'id must be a job id: 32 hexadecimal characters.', 'id');
   }
   const job = await deps.jobs.get(id);
-  if (!job) return apiError(404, 'NotFound', `No job ${id}.`, 'id');
+  if (!job) return apiError(404, 'NotFound', 'No job has this id.', 'id');
   if (!REPLAYABLE.has(job.status)) {
     return apiError(
       409,

@@ -10,8 +10,7 @@ import { type OperationName, operation } from './operations.js';
 import { type ApiResponse, apiError } from './responses.js';
 import { type DefinitionName, jsonSchemaFor } from './schemas.js';
 
-/** The default body limit: far above any legitimate request, far below what would hurt a function instance. */
-export const DEFAULT_MAX_BODY_BYTES = 64 * 1024;
+export { DEFAULT_MAX_BODY_BYTES } from './operations.js';
 
 /** What {@link readJsonBody} gives: the validated body, or the error response to send. */
 export type ReadBodyResult<T> = { ok: true; body: T } | { ok: false; response: ApiResponse };
@@ -24,7 +23,7 @@ export interface ShapeProblem {
 
 /**
  * Reads and validates the JSON body of an operation that declares one. Answers 413 `PayloadTooLarge` over
- * `maxBytes`, 415 `UnsupportedMediaType` when the content type is not JSON (a missing content type is taken as
+ * `maxBytes` (by default the operation's declared limit), 415 `UnsupportedMediaType` when the content type is not JSON (a missing content type is taken as
  * JSON), 400 `InvalidJson` with the line and column of a syntax error, and 400 `InvalidBody` naming the first field
  * that does not match the declared schema (the `target` is its path).
  *
@@ -37,10 +36,11 @@ export function readJsonBody<T = unknown>(
   bytes: Uint8Array,
   contentType: string | null,
   operationName: OperationName,
-  maxBytes = DEFAULT_MAX_BODY_BYTES,
+  maxBytes?: number,
 ): ReadBodyResult<T> {
   const declared = operation(operationName).body;
   if (!declared) throw new Error(`The ${operationName} operation declares no request body.`);
+  maxBytes ??= declared.maxBytes;
   if (bytes.byteLength > maxBytes) {
     return fail(
       413,

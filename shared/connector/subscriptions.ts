@@ -3,6 +3,7 @@ import { LOGICAL_NAME, MESSAGE_NAME } from '../dataverse/names.js';
 import { CallbackUrlError, checkCallbackUrl } from '../subscriptions/callbackUrl.js';
 import { parseList } from '../subscriptions/filters.js';
 import type { Subscription, SubscriptionStore } from '../subscriptions/types.js';
+import { operation } from './operations.js';
 import { checkShape } from './requests.js';
 import { type ApiResponse, apiError } from './responses.js';
 
@@ -24,10 +25,10 @@ export interface CreateSubscriptionRequest {
 export type SubscriptionView = Omit<Subscription, 'secret' | 'deleteTokenHash' | 'etag'>;
 
 /**
- * The largest `POST /api/subscriptions` body worth reading, in bytes: a callback URL of at most 4,096 characters and
- * a few short lists. The function file refuses larger bodies (413) before parsing them.
+ * The largest `POST /api/subscriptions` body worth reading, in bytes, as the operation declares it: a callback URL of
+ * at most 4,096 characters and a few short lists. Larger bodies are refused (413) before parsing.
  */
-export const MAX_SUBSCRIPTION_BODY_BYTES = 16 * 1024;
+export const MAX_SUBSCRIPTION_BODY_BYTES = operation('createSubscription').body?.maxBytes ?? 0;
 
 const SUBSCRIPTION_ID = /^[0-9a-f]{32}$/;
 const MAX_LIST_ITEMS = 100;
@@ -158,11 +159,11 @@ export async function deleteSubscription(
     );
   }
   const subscription = await store.get(id);
-  if (subscription === undefined) return apiError(404, 'NotFound', `No subscription ${id}.`, 'id');
+  if (subscription === undefined) return apiError(404, 'NotFound', 'No subscription has this id.', 'id');
   if (!sameHash(sha256(token), subscription.deleteTokenHash)) {
     return apiError(401, 'Unauthorized', 'token does not match this subscription.', 'token');
   }
-  if (!(await store.delete(id))) return apiError(404, 'NotFound', `No subscription ${id}.`, 'id');
+  if (!(await store.delete(id))) return apiError(404, 'NotFound', 'No subscription has this id.', 'id');
   return { status: 200, jsonBody: { id, deleted: true } };
 }
 

@@ -27,7 +27,16 @@ const RANGE_NAMES: Record<string, string> = {
   broadcast: 'the broadcast address',
   multicast: 'a multicast address',
   ipv4Mapped: 'an IPv4-mapped address',
+  rfc6052: 'a NAT64 address (it embeds an IPv4 address)',
+  rfc6145: 'an IPv4-translated address',
+  '6to4': 'a 6to4 address (it embeds an IPv4 address)',
+  teredo: 'a Teredo address (it embeds an IPv4 address)',
+  reserved: 'a reserved or documentation address',
+  notGlobal: 'an IPv6 address outside global unicast (2000::/3), such as an IPv4-compatible one (::/96)',
 };
+
+/** IPv6 global unicast: every other IPv6 prefix is reserved, local, multicast or embeds an IPv4 address. */
+const GLOBAL_UNICAST_V6: [string, number] = ['2000::', 3];
 
 /**
  * Checks a subscription's callback URL and returns it parsed. Throws {@link CallbackUrlError} unless:
@@ -80,36 +89,50 @@ export function checkCallbackUrl(text: string, options: { localMode: boolean }):
 }
 
 /**
- * Whether a callback may connect to this IP address: in local mode any address; otherwise only public unicast ones.
- * Private, loopback, link-local (169.254.169.254, the metadata endpoint), unique local, carrier-grade NAT,
- * unspecified, broadcast, multicast, reserved and documentation ranges are refused, and so are IPv6 forms that embed
- * an IPv4 address (mapped, NAT64, 6to4, Teredo), whatever they embed. `false` for anything that is not an IP address.
+ * Whether a callback may connect to this IP address: in local mode any address; otherwise only public unicast ones,
+ * by an allow-list. IPv4: only what ipaddr.js calls `unicast` (private, loopback, link-local with the 169.254.169.254
+ * metadata endpoint, carrier-grade NAT, unspecified, broadcast, multicast, reserved and documentation ranges are
+ * not). IPv6: only global unicast (2000::/3) that is `unicast` too, so IPv4-compatible (`::/96`, such as
+ * `::7f00:1`), IPv4-mapped, NAT64, 6to4 and Teredo forms are refused whatever they embed, and so are unique local,
+ * link-local, multicast, documentation and every reserved prefix. `false` for anything that is not an IP address.
  *
  * @example
  * isAllowedAddress('20.50.2.1', false);  // true
  * isAllowedAddress('10.0.0.4', false);   // false
  * isAllowedAddress('::ffff:127.0.0.1', false); // false
+ * isAllowedAddress('::7f00:1', false);   // false
  * isAllowedAddress('10.0.0.4', true);    // true
  */
 export function isAllowedAddress(ip: string, localMode: boolean): boolean {
   if (isIP(ip) === 0) return false;
   if (localMode) return true;
+  return rangeOf(ip) === 'unicast';
+}
+
+/**
+ * The ipaddr.js range of an address, with `notGlobal` for IPv6 outside 2000::/3 that ipaddr.js would call unicast
+ * (it has no name for `::/96`), and `reserved` for one it cannot parse (with a zone id).
+ */
+function rangeOf(ip: string): string {
   try {
-    // process() turns IPv4-mapped IPv6 into the IPv4 address, so the mapped address's own range decides.
-    return addresses().process(ip).range() === 'unicast';
+    const parsed = addresses().parse(ip);
+    if (parsed.kind() === 'ipv6') {
+      const v6 = parsed as ipaddr.IPv6;
+      const range = v6.range();
+      if (range === 'unicast' && !v6.match(addresses().IPv6.parse(GLOBAL_UNICAST_V6[0]), GLOBAL_UNICAST_V6[1])) {
+        return 'notGlobal';
+      }
+      return range;
+    }
+    return parsed.range();
   } catch {
-    return false;
+    return 'reserved';
   }
 }
 
 /** `10.1.2.3, a private (RFC 1918) address`, for messages. */
 function describeAddress(ip: string): string {
-  let range = 'reserved';
-  try {
-    range = addresses().process(ip).range();
-  } catch {
-    // An address Node accepts but ipaddr.js does not (with a zone id): refused as reserved.
-  }
+  const range = rangeOf(ip);
   return `${ip}, ${RANGE_NAMES[range] ?? `a ${range} address that is not public`}`;
 }
 

@@ -55,15 +55,17 @@ export class DeliveryFailedError extends TransientError {
   override readonly name = 'DeliveryFailedError';
   readonly code = 'DeliveryFailed';
 
+  /** What failed, without what Event Grid does next: a host standing in for Event Grid retries its own way. */
+  readonly reason: string;
+
   constructor(
     readonly eventId: string,
     readonly failed: number,
     readonly attempted: number,
   ) {
-    super(
-      `${failed} of ${attempted} subscription callbacks failed for event ${eventId}; Event Grid will retry the event ` +
-        'and only those callbacks will be called again.',
-    );
+    const reason = `${failed} of ${attempted} subscription callbacks failed for event ${eventId}`;
+    super(`${reason}; Event Grid will retry the event and only those callbacks will be called again.`);
+    this.reason = reason;
   }
 }
 

@@ -261,6 +261,23 @@ describe('toChange: events that are not ours', () => {
     );
   });
 
+  it('rejects a table name ListChanges would refuse, so ListTables never lists one', () => {
+    for (const table of ['a b', 'acc/ount', 'café', 'contact;drop']) {
+      expect(rejection(eventOf({ PrimaryEntityName: table })).message).toContain(
+        'its data.primaryEntityName is not a Dataverse table logical name',
+      );
+    }
+  });
+
+  it('keeps the change but no snapshot for a row id that is not a GUID (GetRow takes GUIDs only)', () => {
+    // Not from a Dataverse context (the reader requires a GUID), but from any publisher on the topic.
+    const event = eventOf({});
+    (event.data as unknown as Record<string, unknown>).primaryEntityId = 'not-a-guid';
+    const projected = toChange(event);
+    expect(projected.change.rowId).toBe('not-a-guid');
+    expect(projected.row).toBeUndefined();
+  });
+
   it('accepts the event as JSON text, as some bindings deliver it', () => {
     const event = eventOf({});
     expect(toChange(JSON.stringify(event))).toEqual(toChange(event));

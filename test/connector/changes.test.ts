@@ -142,15 +142,17 @@ describe('getRow', () => {
     } satisfies RowSnapshot);
   });
 
-  it('answers 404 NotFound for a row no event named', async () => {
+  it('answers 404 NotFound for a row no event named, without repeating the values sent', async () => {
     const response = await getRow('account', '11111111-2222-3333-4444-555555555555', store);
     expect(response.status).toBe(404);
     expect((response.jsonBody as ErrorBody).error).toMatchObject({ code: 'NotFound', target: 'id' });
+    expect((response.jsonBody as ErrorBody).error.message).not.toContain('11111111');
+    expect((response.jsonBody as ErrorBody).error.message).not.toContain('account');
   });
 
-  it('answers 400 for a bad table or id', async () => {
+  it('answers 400 for a bad table or an id that is not a GUID', async () => {
     expect((await getRow('bad/table', ROW, store)).status).toBe(400);
-    for (const id of ['', 'x'.repeat(129), 'a\u0000b']) {
+    for (const id of ['', 'x'.repeat(129), 'a\u0000b', 'abc', '6d81597f-0f9f-e711-8122-000d3aa2331']) {
       const response = await getRow('account', id, store);
       expect(response.status).toBe(400);
       expect((response.jsonBody as ErrorBody).error).toMatchObject({ code: 'InvalidParameter', target: 'id' });

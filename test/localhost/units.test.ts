@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { BridgeEvent } from '../../shared/events/types.js';
+import { DeliveryFailedError } from '../../shared/subscriptions/deliver.js';
 import { LocalFanOut } from '../../tools/localhost/localFanOut.js';
 import type { Registration } from '../../tools/localhost/registrations.js';
 import { compileRoute } from '../../tools/localhost/routes.js';
@@ -124,5 +125,22 @@ describe('LocalFanOut', () => {
     expect(calls).toBe(3);
     expect(lines.filter((line) => line.includes('flaky'))).toHaveLength(2);
     expect(lines.filter((line) => line.includes('broken'))).toHaveLength(3);
+  });
+
+  it('says on the last attempt that it gave up, not that Event Grid will retry', async () => {
+    const lines: string[] = [];
+    const fanOut = new LocalFanOut(
+      () => [
+        subscriber('deliverSubscriptions', () => {
+          throw new DeliveryFailedError('a', 1, 2);
+        }),
+      ],
+      (line) => lines.push(line),
+    );
+    await fanOut.send([event('a')]);
+    expect(lines).toHaveLength(3);
+    expect(lines.join('\n')).not.toContain('Event Grid will retry');
+    expect(lines[0]).toContain('delivery 1/3 of event a failed, retrying: 1 of 2 subscription callbacks failed');
+    expect(lines[2]).toContain('delivery 3/3 of event a failed, giving up (nothing retries it locally)');
   });
 });

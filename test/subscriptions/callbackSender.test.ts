@@ -163,7 +163,7 @@ describe('HttpCallbackSender', () => {
 
     it('refuses an IP-literal host that is not public, before any connection', async () => {
       const peer = await receiver((_request, response) => response.writeHead(200).end());
-      for (const host of ['127.0.0.1', '[::ffff:127.0.0.1]']) {
+      for (const host of ['127.0.0.1', '[::ffff:127.0.0.1]', '[::7f00:1]', '[::a9fe:a9fe]', '[64:ff9b::a00:1]']) {
         const error = await failure(sender(false).post(new URL(`https://${host}:${peer.port}/`), BODY, {}, 5_000));
         expect((error as RefusedAddressError).code).toBe('RefusedAddress');
       }

@@ -70,6 +70,16 @@ program
     'send to a real Service Bus namespace with @azure/service-bus (needs --queue <name>)',
   )
   .option(
+    '--settings <file>',
+    'without --key, for a local --to: the settings file BRIDGE_LOCAL_KEY is read from, as npm start reads it ' +
+      '(default: local.settings.json, else local.settings.sample.json)',
+  )
+  .option(
+    '--fresh',
+    'give each context new OperationId and CorrelationId values, so the bridge publishes it as a new event ' +
+      '(a context sent before is otherwise a duplicate)',
+  )
+  .option(
     '--organization <domain>',
     'the environment domain sent as x-ms-dynamics-organization / the Organization claim ' +
       '(default: <OrganizationName>.crm.dynamics.com, or contoso.crm.dynamics.com)',
@@ -77,8 +87,10 @@ program
   .addHelpText(
     'after',
     `
-A progress line per file goes to stderr, then "sent N, accepted A, failed F" to stdout. A context is accepted when
-the host answers 2xx (or Service Bus took it).
+A progress line per file goes to stderr (with --queue, each message's outcome: published, duplicate, or rejected with
+its code), then "sent N, accepted A, failed F" to stdout. A context is accepted when the host answers 2xx and did
+not reject it (or Service Bus took it). Without --key (or BRIDGE_LOCAL_KEY), a local --to gets the key npm start
+reads from its settings.
 
 Exit codes: 0 every context was accepted; 1 some were not (or the host could not be reached); 2 a usage error
 (unknown option, no files, a path that does not exist, --service-bus without --queue): nothing was sent.
@@ -88,6 +100,7 @@ Examples:
   dataverse-bridge send samples/contexts                       # every context, as a webhook
   dataverse-bridge send samples/contexts samples/bad --key "$BRIDGE_LOCAL_KEY"
   dataverse-bridge send samples/contexts --queue               # as Service Bus messages, through the local host
+  dataverse-bridge send samples/contexts --fresh               # the same contexts as new operations: new events
   dataverse-bridge send ctx.json --to https://myapp.azurewebsites.net --key <function key> --organization contoso.crm4.dynamics.com
   dataverse-bridge send samples/contexts --queue dataverse --service-bus "$SERVICEBUS_CONNECTION"
 

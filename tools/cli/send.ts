@@ -1,8 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
-import { basename, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { DATAVERSE_HEADERS, DATAVERSE_PROPERTIES } from '../../shared/dataverse/transport.js';
+import { appRoot, configuredLocalKey } from '../localhost/settings.js';
 import {
   type OutboundMessage,
   openServiceBusSender,
@@ -24,6 +26,10 @@ export interface SendOptions {
   serviceBus?: string;
   /** The environment's domain, e.g. `contoso.crm.dynamics.com` (default: derived from `OrganizationName`). */
   organization?: string;
+  /** The settings file a key is read from when there is no `--key` (default: as `npm start` chooses it). */
+  settings?: string;
+  /** Give each context new operation and correlation ids, so a re-send is a new event rather than a duplicate. */
+  fresh?: boolean;
 }
 
 /** What `runSend` uses from outside, replaceable in tests. */
@@ -98,12 +104,18 @@ export async function runSend(
   const connectionString = options.serviceBus;
   try {
     const plan = resolveMode(paths, options);
-    const files = await loadFiles(plan.paths, options.organization);
+    const files = await loadFiles(plan.paths, options.organization, options.fresh === true);
     if (plan.note) err.write(`${plan.note}\n`);
     const deliveries =
       plan.mode === 'service-bus'
         ? await sendToServiceBus(files, plan.connectionString, plan.queueName, err, deps)
-        : await sendOverHttp(files, plan, options.key, err, deps.timeoutMs ?? 30_000);
+        : await sendOverHttp(
+            files,
+            plan,
+            options.key ?? localHostKey(plan.to, options.settings),
+            err,
+            deps.timeoutMs ?? 30_000,
+          );
     const accepted = deliveries.filter((delivery) => delivery.accepted).length;
     out.write(`sent ${files.length}, accepted ${accepted}, failed ${files.length - accepted}\n`);
     return accepted === files.length ? EXIT_OK : EXIT_SOME_FAILED;
@@ -161,8 +173,28 @@ function parseBaseUrl(text: string): URL {
   return url;
 }
 
-/** Expands folders (their `*.json` files, sorted) and reads every file. Missing paths are usage errors. */
-async function loadFiles(paths: readonly string[], organization: string | undefined): Promise<ContextFile[]> {
+/**
+ * The key `npm start` would accept, read from its settings the same way, for a host on this machine only: another
+ * host never gets the local key.
+ */
+function localHostKey(to: URL, settingsFile: string | undefined): string | undefined {
+  if (!['localhost', '127.0.0.1', '[::1]'].includes(to.hostname)) return undefined;
+  try {
+    return configuredLocalKey(appRoot(dirname(fileURLToPath(import.meta.url))), settingsFile);
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+}
+
+/**
+ * Expands folders (their `*.json` files, sorted) and reads every file. Missing paths are usage errors. With `fresh`,
+ * each context gets new operation and correlation ids (see {@link freshened}).
+ */
+async function loadFiles(
+  paths: readonly string[],
+  organization: string | undefined,
+  fresh = false,
+): Promise<ContextFile[]> {
   if (paths.length === 0) throw new UsageError('no files to send: name one or more context files or folders');
   const files: string[] = [];
   for (const path of paths) {
@@ -185,12 +217,35 @@ async function loadFiles(paths: readonly string[], organization: string | undefi
   if (files.length === 0) throw new UsageError(`no *.json files in ${paths.join(', ')}`);
   const loaded: ContextFile[] = [];
   for (const path of files) {
-    const bytes = await readFile(path).catch((error: NodeJS.ErrnoException) => {
+    const read = await readFile(path).catch((error: NodeJS.ErrnoException) => {
       throw new UsageError(`cannot read ${path}: ${error.code ?? error.message}`);
     });
+    const bytes = fresh ? freshened(read) : read;
     loaded.push({ path, name: basename(path), bytes, facts: contextFacts(bytes, organization) });
   }
   return loaded;
+}
+
+/**
+ * The context as a new execution of the same operation: its `OperationId` and `CorrelationId` (and the ids equal to
+ * them, such as a synchronous step's `RequestId` or the parent context's) replaced by new GUIDs, everywhere in the
+ * text, so the rest stays byte-for-byte. The dedupe key includes `OperationId`, so the bridge publishes it again.
+ * Bad input (no such ids) is sent unchanged.
+ */
+function freshened(bytes: Buffer): Buffer {
+  let context: Record<string, unknown>;
+  try {
+    context = JSON.parse(bytes.toString('utf8').replace(/^\uFEFF/, '')) as Record<string, unknown>;
+  } catch {
+    return bytes;
+  }
+  let text = bytes.toString('utf8');
+  for (const name of ['OperationId', 'CorrelationId']) {
+    const id = context?.[name];
+    if (typeof id !== 'string' || !/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id)) continue;
+    text = text.replace(new RegExp(id, 'gi'), randomUUID());
+  }
+  return Buffer.from(text, 'utf8');
 }
 
 /** Reads what the headers and properties need; anything unreadable is simply left out. */
@@ -314,10 +369,39 @@ async function post(request: HttpRequest, timeoutMs: number): Promise<Delivery> 
     return { accepted: false, detail: `failed: ${code}`, connectionRefused: code === 'ECONNREFUSED' };
   }
   const text = await response.text().catch(() => '');
-  const accepted = response.status >= 200 && response.status < 300;
-  let detail = `${response.status} ${describeBody(text)}`.trim();
+  const outcome = queueOutcome(text);
+  const accepted = response.status >= 200 && response.status < 300 && outcome?.status !== 'rejected';
+  let detail = `${response.status} ${outcome ? describeOutcome(outcome) : describeBody(text)}`.trim();
   if (response.status === 401 || response.status === 403) detail += ' (check --key or BRIDGE_LOCAL_KEY)';
   return { accepted, detail };
+}
+
+/** One message's outcome, as the queue function reports it through the local host's admin invoke. */
+interface QueueOutcome {
+  status: string;
+  jobId?: string;
+  error?: { code?: unknown; message?: unknown };
+}
+
+/** The outcome of the (one) message of an admin invoke's answer, `{"outcomes": [{status, jobId, error?}]}`. */
+function queueOutcome(text: string): QueueOutcome | undefined {
+  try {
+    const first = (JSON.parse(text) as { outcomes?: unknown })?.outcomes;
+    const outcome = Array.isArray(first) ? (first[0] as QueueOutcome | undefined) : undefined;
+    return typeof outcome?.status === 'string' ? outcome : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** `published (job …)`, `duplicate (job …)`, `rejected NotAContext: …`. */
+function describeOutcome(outcome: QueueOutcome): string {
+  const job = outcome.jobId ? ` (job ${outcome.jobId})` : '';
+  const { error } = outcome;
+  if (outcome.status !== 'rejected' && outcome.status !== 'failed') return `${outcome.status}${job}`;
+  const code = typeof error?.code === 'string' ? error.code : 'Error';
+  const message = typeof error?.message === 'string' ? `: ${oneLine(error.message)}` : '';
+  return `${outcome.status} ${code}${message}${job}`;
 }
 
 /** `published` from `{"status":"published"}`, `NotAContext: …` from `{"error":{"code","message"}}`, else nothing. */

@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -11,7 +11,10 @@ export interface Azurite {
   /** `http://127.0.0.1:PORT/devstoreaccount1` */
   tableEndpoint: string;
   blobEndpoint: string;
-  /** Kills Azurite, waits for it to exit and deletes its directory. Safe to call twice. */
+  /**
+   * Stops Azurite and waits for it to exit. With a `location`, gracefully: Azurite closes its stores, which saves
+   * them. In memory, it is killed and its directory deleted. Safe to call twice.
+   */
   stop(): Promise<void>;
 }
 
@@ -19,6 +22,30 @@ const ACCOUNT = 'devstoreaccount1';
 // Azurite's documented development key: public, accepted only by the emulator.
 const ACCOUNT_KEY = 'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==';
 const START_TIMEOUT_MS = 20_000;
+/** How long a graceful stop (or a previous Azurite on the same folder) may take before it is killed (or refused). */
+const STOP_TIMEOUT_MS = 30_000;
+/** In a persisted folder: the pid of the Azurite using it, so a second one waits instead of reading stale files. */
+const PID_FILE = 'azurite.pid';
+
+/**
+ * Runs Azurite's own entry point (argv[1], its options after it) in a process that closes Azurite gracefully when its
+ * IPC channel to the parent closes: on `stop()`, and also when the parent dies, even by SIGKILL. Azurite's graceful
+ * close saves its stores; it saves them only every 5 seconds otherwise.
+ */
+const SUPERVISED_AZURITE = `
+const [entry, ...rest] = process.argv.slice(1);
+process.argv = [process.argv[0], entry, ...rest];
+process.once('disconnect', () => {
+  // Before Azurite listens there is nothing to save, and nobody to handle the signal.
+  if (process.listenerCount('SIGTERM') === 0) process.exit(0);
+  // A parent that died no longer reads the pipes: a write to one must not crash Azurite before it has saved.
+  for (const stream of [process.stdout, process.stderr]) stream.on('error', () => {});
+  console.log = console.error = () => {};
+  process.emit('SIGTERM', 'SIGTERM');
+  setTimeout(() => process.exit(0), ${STOP_TIMEOUT_MS}).unref();
+});
+require(entry);
+`;
 
 /** Azurite's entry point, from the azurite npm package (a dev dependency: the local host and tests use it). */
 function azuriteEntry(): string {
@@ -39,10 +66,15 @@ export async function startAzurite(options: { location?: string } = {}): Promise
   // directory instead: anything it writes lands there and is deleted by stop().
   const dir = options.location ?? (await mkdtemp(join(tmpdir(), 'azurite-')));
   const persistence = options.location === undefined ? ['--inMemoryPersistence'] : ['--location', options.location];
-  if (options.location !== undefined) await mkdir(options.location, { recursive: true });
+  if (options.location !== undefined) {
+    await mkdir(options.location, { recursive: true });
+    await waitForPreviousAzurite(options.location);
+  }
   const child = spawn(
     process.execPath,
     [
+      '-e',
+      SUPERVISED_AZURITE,
       azuriteEntry(),
       ...persistence,
       '--blobPort',
@@ -56,10 +88,21 @@ export async function startAzurite(options: { location?: string } = {}): Promise
       '--silent',
       '--loose',
     ],
-    { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] },
+    {
+      cwd: dir,
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+      // Its own process group: a terminal's Ctrl+C reaches the host, which stops Azurite after its own work is done.
+      detached: process.platform !== 'win32',
+    },
   );
-  // If the test worker exits without calling stop(), do not leave Azurite behind.
-  const killOnExit = () => child.kill('SIGKILL');
+  if (options.location !== undefined && child.pid !== undefined) {
+    await writeFile(join(options.location, PID_FILE), String(child.pid));
+  }
+  // If the process exits without calling stop(), do not leave Azurite behind. In memory nothing is worth saving;
+  // persisted, the IPC channel closes as this process exits, and Azurite saves and exits on its own.
+  const killOnExit = () => {
+    if (options.location === undefined) child.kill('SIGKILL');
+  };
   process.once('exit', killOnExit);
   const exited = new Promise<void>((resolve) => {
     if (child.exitCode !== null || child.signalCode !== null) resolve();
@@ -73,10 +116,20 @@ export async function startAzurite(options: { location?: string } = {}): Promise
   const stop = () => {
     stopped ??= (async () => {
       process.off('exit', killOnExit);
-      // In-memory data needs no graceful shutdown, and SIGTERM waits for clients' keep-alive sockets to close.
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      const running = child.exitCode === null && child.signalCode === null;
+      if (running && options.location === undefined) {
+        // In-memory data needs no graceful shutdown.
+        child.kill('SIGKILL');
+      } else if (running) {
+        // Closing the channel makes Azurite close its stores, which saves them; killing it would lose the last ~5 s.
+        if (child.connected) child.disconnect();
+        const timer = setTimeout(() => child.kill('SIGKILL'), STOP_TIMEOUT_MS);
+        await exited;
+        clearTimeout(timer);
+      }
       await exited;
       if (options.location === undefined) await rm(dir, { recursive: true, force: true });
+      else await rm(join(options.location, PID_FILE), { force: true });
     })();
     return stopped;
   };
@@ -92,6 +145,29 @@ export async function startAzurite(options: { location?: string } = {}): Promise
   } catch (error) {
     await stop();
     throw error;
+  }
+}
+
+/**
+ * Waits for an Azurite that a previous run left on `location` (its host was killed hard, so it is still saving) to
+ * exit, so this one does not start from files about to be rewritten. Fails if it is still there after the timeout.
+ */
+async function waitForPreviousAzurite(location: string): Promise<void> {
+  const pid = Number(await readFile(join(location, PID_FILE), 'utf8').catch(() => ''));
+  if (!Number.isInteger(pid) || pid <= 0) return;
+  const alive = () => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch (error) {
+      return (error as NodeJS.ErrnoException).code === 'EPERM';
+    }
+  };
+  for (let waited = 0; alive(); waited += 100) {
+    if (waited >= STOP_TIMEOUT_MS) {
+      throw new Error(`Another Azurite (process ${pid}) is still using ${location}; stop it, then start again.`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
 

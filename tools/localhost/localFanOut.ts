@@ -43,9 +43,11 @@ export class LocalFanOut implements EventPublisher {
         await subscriber.handler(JSON.parse(JSON.stringify(event)), invocationContext(subscriber, this.log));
         return;
       } catch (error) {
-        this.log(
-          `  ${subscriber.name}: delivery ${attempt}/${ATTEMPTS} of event ${event.id} failed: ${(error as Error).message}`,
-        );
+        // A failure's own message may say what Event Grid would do next; here this loop is all the retrying there is.
+        const reason = (error as { reason?: unknown }).reason;
+        const what = typeof reason === 'string' ? reason : (error as Error).message;
+        const next = attempt < ATTEMPTS ? 'retrying' : 'giving up (nothing retries it locally)';
+        this.log(`  ${subscriber.name}: delivery ${attempt}/${ATTEMPTS} of event ${event.id} failed, ${next}: ${what}`);
       }
     }
   }

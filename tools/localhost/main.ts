@@ -20,7 +20,10 @@ const program = new Command()
   )
   .option('--port <port>', 'HTTP port (default: PORT, then Host.LocalHttpPort in the settings, then 7071)', parsePort)
   .option('--settings <file>', 'settings file (default: local.settings.json, else local.settings.sample.json)')
-  .option('--persist', 'keep the embedded Azurite data in .azurite/ across runs (default: in memory)')
+  .option(
+    '--persist [dir]',
+    'keep the embedded Azurite data across runs, in dir (default: .azurite/ in the repository; without --persist: in memory)',
+  )
   .addHelpText(
     'after',
     `
@@ -30,7 +33,13 @@ app's Event Grid-triggered functions and listed at GET /admin/events.`,
   )
   .parse();
 
-const options = program.opts<{ port?: number; settings?: string; persist?: boolean }>();
+const options = program.opts<{ port?: number; settings?: string; persist?: boolean | string }>();
+const persistDir =
+  options.persist === undefined || options.persist === false
+    ? undefined
+    : options.persist === true
+      ? join(APP_ROOT, '.azurite')
+      : resolve(options.persist);
 
 function parsePort(value: string): number {
   const port = Number(value);
@@ -44,7 +53,7 @@ applySettings(settings.values);
 
 let azurite: Azurite | undefined;
 if (needsEmbeddedStorage()) {
-  azurite = await startAzurite(options.persist ? { location: join(APP_ROOT, '.azurite') } : {});
+  azurite = await startAzurite(persistDir ? { location: persistDir } : {});
   process.env.AzureWebJobsStorage = azurite.connectionString;
 }
 
@@ -68,7 +77,9 @@ try {
 }
 
 const { key, generated } = localKey();
-const server = createLocalHostServer({ registrations, key, fanOut, log });
+// The connector operations' declared body limits, from the compiled tree the functions use.
+const { bodyLimits } = await import('../../shared/connector/operations.js');
+const server = createLocalHostServer({ registrations, key, fanOut, log, bodyLimits: bodyLimits() });
 const port = options.port ?? (process.env.PORT ? parsePort(process.env.PORT) : (settings.port ?? 7071));
 server.on('error', async (error: NodeJS.ErrnoException) => {
   console.error(
@@ -104,7 +115,7 @@ function printBanner(base: string): void {
       : 'Key:        BRIDGE_LOCAL_KEY from the settings (not printed)',
     '            send it as ?code=<key> or the x-functions-key header',
     `Settings:   ${settings.source}`,
-    `Storage:    ${azurite ? `embedded Azurite (${options.persist ? 'data in .azurite/' : 'in memory'}), tables ${azurite.tableEndpoint}` : 'as configured (AzureWebJobsStorage)'}`,
+    `Storage:    ${azurite ? `embedded Azurite (${persistDir ? `data in ${persistDir}` : 'in memory'}), tables ${azurite.tableEndpoint}` : 'as configured (AzureWebJobsStorage)'}`,
     `Event Grid: ${process.env.EVENTGRID_TOPIC_ENDPOINT?.trim() ? process.env.EVENTGRID_TOPIC_ENDPOINT : `local fan-out; published events at ${base}/admin/events`}`,
     '',
     `Try:        npx dataverse-bridge send samples/contexts --to ${base} --key ${generated ? key : '<BRIDGE_LOCAL_KEY>'}`,
@@ -114,15 +125,32 @@ function printBanner(base: string): void {
   console.log(lines.join('\n'));
 }
 
+/** How long requests in flight may take to finish when the host stops. */
+const DRAIN_MS = 10_000;
+
 let stopping = false;
-async function shutdown(signal: string): Promise<void> {
+/**
+ * Stops in order: no new requests, the ones in flight finish (they may still be writing), then Azurite closes its
+ * stores gracefully, which saves them, so nothing acknowledged is lost.
+ */
+async function shutdown(reason: string): Promise<void> {
   if (stopping) return;
   stopping = true;
-  console.log(`\n${signal}: stopping…`);
-  server.closeAllConnections();
-  await new Promise<void>((done) => server.close(() => done()));
+  console.log(`\n${reason}: stopping…`);
+  const closed = new Promise<void>((done) => server.close(() => done()));
+  server.closeIdleConnections();
+  const drain = setTimeout(() => server.closeAllConnections(), DRAIN_MS);
+  await closed;
+  clearTimeout(drain);
   await azurite?.stop();
   process.exit(0);
 }
-process.on('SIGINT', () => void shutdown('SIGINT'));
-process.on('SIGTERM', () => void shutdown('SIGTERM'));
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => void shutdown(signal));
+
+// `npm start` runs this through a shell: when npm is sent SIGTERM (an IDE's stop button, a process manager), npm and
+// the shell exit, but the shell does not pass the signal on, and this process would run on as an orphan holding the
+// port and Azurite. An orphan is re-parented, so a changed parent process id means whoever started the host is gone.
+const parent = process.ppid;
+setInterval(() => {
+  if (process.ppid !== parent) void shutdown('the process that started the local host exited');
+}, 500).unref();

@@ -19,6 +19,11 @@ export interface LocalHostOptions {
   fanOut?: LocalFanOut;
   log: (line: string) => void;
   routePrefix?: string;
+  /**
+   * The largest body each HTTP function reads, by function name (0: it takes none, so none is read). A larger body is
+   * answered 413 as soon as it passes the limit, before the rest arrives. Functions not listed get the host's 100 MB.
+   */
+  bodyLimits?: Readonly<Record<string, number>>;
 }
 
 interface HttpRoute {
@@ -56,11 +61,17 @@ export function createLocalHostServer(options: LocalHostOptions): Server {
 
   return createServer((req, res) => {
     const started = performance.now();
-    const url = new URL(req.url ?? '/', `http://${req.headers.host ?? 'localhost'}`);
-    handle(req, res, url)
+    const url = requestUrl(req);
+    (url ? handle(req, res, url) : Promise.reject(MALFORMED_URL))
       .catch((error: unknown) => {
+        if (isClientGone(req, error)) {
+          // Not a fault of the app: the client hung up (or reset) before its request was complete.
+          options.log('  the client closed the connection before the request was complete');
+          return;
+        }
         const known = error instanceof HttpError ? error : undefined;
         if (!known) options.log(`  unhandled error: ${(error as Error).stack ?? String(error)}`);
+        if (error === MALFORMED_URL) res.shouldKeepAlive = false;
         if (!res.headersSent) {
           sendJson(res, known?.status ?? 500, {
             error: {
@@ -72,7 +83,8 @@ export function createLocalHostServer(options: LocalHostOptions): Server {
       })
       .finally(() => {
         // The path only: the query string may carry the key (?code=).
-        options.log(`${req.method} ${url.pathname} ${res.statusCode} ${Math.round(performance.now() - started)} ms`);
+        const path = url?.pathname ?? '(malformed request target or Host)';
+        options.log(`${req.method} ${path} ${res.statusCode} ${Math.round(performance.now() - started)} ms`);
       });
   });
 
@@ -93,21 +105,26 @@ export function createLocalHostServer(options: LocalHostOptions): Server {
     const admin = /^\/admin\/functions\/([^/]+)$/.exec(path);
     if (admin && req.method === 'POST') {
       requireKey(req, url);
-      return invokeNonHttp(decodePathSegment(admin[1] as string), await readBody(req), res);
+      return invokeNonHttp(decodePathSegment(admin[1] as string), await readBody(req, res, MAX_BODY_BYTES), res);
     }
     const routed = path.toLowerCase().startsWith(`/${prefix}/`) ? path.slice(prefix.length + 2) : undefined;
     if (routed !== undefined) {
       let methodMismatch = false;
+      let keyed = false;
       for (const candidate of routes) {
         const params = candidate.route.match(routed);
         if (!params) continue;
         if (!candidate.methods.includes(req.method ?? 'GET')) {
           methodMismatch = true;
+          keyed ||= candidate.authLevel !== 'anonymous';
           continue;
         }
         if (candidate.authLevel !== 'anonymous') requireKey(req, url);
-        return invokeHttp(candidate.registration, req, res, url, params, await readBody(req));
+        const limit = options.bodyLimits?.[candidate.registration.name] ?? MAX_BODY_BYTES;
+        return invokeHttp(candidate.registration, req, res, url, params, await readBody(req, res, limit));
       }
+      // Without the key, a keyed route does not say which methods it serves: 401 first, as for any keyed request.
+      if (keyed) requireKey(req, url);
       if (methodMismatch) throw new HttpError(405, 'MethodNotAllowed', `${req.method} is not allowed on ${path}.`);
     }
     throw new HttpError(404, 'NotFound', `No function serves ${req.method} ${path}.`);
@@ -161,25 +178,123 @@ export function createLocalHostServer(options: LocalHostOptions): Server {
       throw new HttpError(400, 'HttpFunction', `${registration.name} is an HTTP function; call its route instead.`);
     }
     const [input, triggerMetadata] = triggerInput(registration, adminMessages(registration, body));
+    let result: unknown;
     try {
-      await registration.handler(input, invocationContext(registration, options.log, triggerMetadata));
+      result = await registration.handler(input, invocationContext(registration, options.log, triggerMetadata));
     } catch (error) {
       // As under the real host, a failed invocation is reported; a Service Bus message would be redelivered.
       return sendJson(res, 500, { error: { code: 'FunctionFailed', message: (error as Error).message } });
     }
+    // A local-host extension: what the function returned (the Service Bus functions: each message's outcome).
+    if (result !== null && typeof result === 'object') return sendJson(res, 202, result);
     res.writeHead(202).end();
   }
+}
 
-  async function readBody(req: IncomingMessage): Promise<Buffer> {
+/** What is read and thrown away of a body left unread, after the answer, before the connection is closed. */
+const LINGER_BYTES = 1024 * 1024;
+const LINGER_MS = 2_000;
+
+/**
+ * The request body, read only up to `limit` bytes. With a limit of 0 (the function takes no body) nothing is read;
+ * over the limit, by `Content-Length` or while streaming, it answers 413 at once. Either way a body left unread is
+ * not drained: see {@link closeAfterAnswer}.
+ */
+function readBody(req: IncomingMessage, res: ServerResponse, limit: number): Promise<Buffer> {
+  const declared = Number(req.headers['content-length'] ?? 0);
+  const hasBody = declared > 0 || req.headers['transfer-encoding'] !== undefined;
+  if (!hasBody) return Promise.resolve(Buffer.alloc(0));
+  if (limit === 0) {
+    closeAfterAnswer(req, res);
+    return Promise.resolve(Buffer.alloc(0));
+  }
+  const tooLarge = () => {
+    closeAfterAnswer(req, res);
+    req.pause();
+    return new HttpError(
+      413,
+      'PayloadTooLarge',
+      `The body is larger than ${limit} bytes, the most this operation accepts.`,
+    );
+  };
+  if (declared > limit) return Promise.reject(tooLarge());
+  return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
-    for await (const chunk of req) {
-      size += (chunk as Buffer).length;
-      if (size > MAX_BODY_BYTES) throw new HttpError(413, 'PayloadTooLarge', 'The request body is larger than 100 MB.');
-      chunks.push(chunk as Buffer);
-    }
-    return Buffer.concat(chunks);
+    const stop = () => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onError);
+      req.off('close', onClose);
+    };
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        stop();
+        reject(tooLarge());
+      } else chunks.push(chunk);
+    };
+    const onEnd = () => {
+      stop();
+      resolve(Buffer.concat(chunks));
+    };
+    const onError = (error: Error) => {
+      stop();
+      reject(error);
+    };
+    const onClose = () => {
+      stop();
+      if (!req.complete) reject(Object.assign(new Error('aborted'), { code: 'ECONNRESET' }));
+    };
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', onError);
+    req.on('close', onClose);
+  });
+}
+
+const MALFORMED_URL = new HttpError(
+  400,
+  'BadRequest',
+  'The request target or the Host header is not a valid URL authority: send a path such as /api/health and a Host such as localhost:7071.',
+);
+
+/** The request's URL, or undefined when its target or Host header cannot form one (a lone `[`, a bad port…). */
+function requestUrl(req: IncomingMessage): URL | undefined {
+  try {
+    return new URL(req.url ?? '/', `http://${req.headers.host || 'localhost'}`);
+  } catch {
+    return undefined;
   }
+}
+
+/** Whether an error only means the client went away before its request was complete. */
+function isClientGone(req: IncomingMessage, error: unknown): boolean {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  return code === 'ECONNRESET' || code === 'ECONNABORTED' || (req.destroyed && !req.complete);
+}
+
+/**
+ * Once the answer has gone out, throws away at most {@link LINGER_BYTES} more of an unread body (for at most
+ * {@link LINGER_MS}), then closes the connection. Closing at once would reset it while the client is still sending,
+ * and a reset can discard the answer before the client reads it; a client that reads the answer stops sending.
+ */
+function closeAfterAnswer(req: IncomingMessage, res: ServerResponse): void {
+  res.once('finish', () => {
+    if (req.complete) return;
+    let discarded = 0;
+    const close = () => {
+      clearTimeout(timer);
+      req.socket.destroy();
+    };
+    const timer = setTimeout(close, LINGER_MS);
+    // The server has already set the body flowing into nothing; this only counts it.
+    req.on('data', (chunk: Buffer) => {
+      discarded += chunk.length;
+      if (discarded > LINGER_BYTES) close();
+    });
+    req.once('end', () => clearTimeout(timer));
+  });
 }
 
 /**

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 
 /** What the local host takes from `local.settings.json` (or, without one, the sample's local defaults). */
 export interface LocalSettings {
@@ -59,4 +59,34 @@ export function localKey(env: NodeJS.ProcessEnv = process.env): { key: string; g
   return configured
     ? { key: configured, generated: false }
     : { key: randomBytes(24).toString('base64url'), generated: true };
+}
+
+/**
+ * The key the local host accepts when it is configured rather than generated: `BRIDGE_LOCAL_KEY` from the
+ * environment, else from the settings file, read exactly as `npm start` reads them. Undefined when neither sets one
+ * (the host then prints a key of its own). For `dataverse-bridge send`, so it needs no `--key` locally.
+ *
+ * @example
+ * configuredLocalKey(appRoot('/repo/dist/tools/cli')); // the key in /repo/local.settings.json, if any
+ */
+export function configuredLocalKey(
+  root: string,
+  file?: string,
+  env: NodeJS.ProcessEnv = process.env,
+): string | undefined {
+  const merged = { ...env };
+  applySettings(readLocalSettings(root, file).values, merged);
+  const { key, generated } = localKey(merged);
+  return generated ? undefined : key;
+}
+
+/** The nearest folder at or above `from` with a package.json: the app's root, compiled or not. */
+export function appRoot(from: string): string {
+  let dir = from;
+  while (!existsSync(join(dir, 'package.json'))) {
+    const parent = dirname(dir);
+    if (parent === dir) return from;
+    dir = parent;
+  }
+  return dir;
 }
