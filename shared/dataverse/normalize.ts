@@ -1,7 +1,7 @@
 import { camelCase } from './camelCase.js';
 import { ContextFormatError } from './errors.js';
 import { isoFromEpochMs } from './isoDate.js';
-import { GUID } from './names.js';
+import { isGuid } from './names.js';
 import type {
   NormalizedContext,
   NormalizedEntity,
@@ -187,7 +187,7 @@ class Normalizer {
   private guid(raw: JsonObject, key: string, required: boolean): string | null {
     const value = raw[key];
     if ((value === undefined || value === null) && !required) return null;
-    if (typeof value === 'string' && GUID.test(value)) return value;
+    if (typeof value === 'string' && isGuid(value)) return value;
     this.enter(key);
     return this.fail(
       value === undefined ? `${key} is missing` : `${key} must be a GUID string, got ${describe(value)}`,
