@@ -27,9 +27,9 @@ const WRITES_PER_CONTEXT = 5;
 /**
  * End-to-end latency: a context posted to `POST /api/dataverse/webhook` on the local host (`npm start`'s compiled
  * entry point, local fan-out) until its signed delivery reaches a webhook-trigger subscriber on 127.0.0.1, per
- * context, at 1 and at 16 contexts in flight; each context is new (its own OperationId and row). Baseline, in the same round
- * and at the same concurrency: the bare Table writes the pipeline makes per context, one after the other, with the
- * SDK against the same Azurite (started as the local host embeds it) through the same counting proxy.
+ * context, at 1 and at 16 contexts in flight; each context is new (its own OperationId and row). Baseline, in the
+ * same round and at the same concurrency: the bare Table writes the pipeline makes per context, one after the other,
+ * with the SDK against the same Azurite (started as the local host embeds it) through the same counting proxy.
  */
 export async function latencyBenchmark({ rounds, log }: SuiteOptions): Promise<Figure[]> {
   const azurite = await startAzurite();
