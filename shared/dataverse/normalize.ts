@@ -1,6 +1,7 @@
 import { camelCase } from './camelCase.js';
 import { ContextFormatError } from './errors.js';
-import { GUID } from './names.js';
+import { isoFromEpochMs } from './isoDate.js';
+import { isGuid } from './names.js';
 import type {
   NormalizedContext,
   NormalizedEntity,
@@ -28,17 +29,13 @@ type JsonObject = { [key: string]: Json };
 const DATE = /^\/Date\((-?\d+)(?:[+-]\d{4})?\)\/$/;
 const ISO_DATE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?$/;
 
-const typeNames = new Map<string, string>();
-
-/** `Entity:http://schemas.microsoft.com/xrm/2011/Contracts` → `Entity`; `Guid:#System` → `Guid`. */
+/**
+ * `Entity:http://schemas.microsoft.com/xrm/2011/Contracts` → `Entity`; `Guid:#System` → `Guid`. Sliced, not looked up
+ * in a cache: every hint is a fresh string from JSON.parse, and hashing all of it costs more than finding the colon.
+ */
 function typeNameOf(hint: string): string {
-  let name = typeNames.get(hint);
-  if (name === undefined) {
-    const colon = hint.indexOf(':');
-    name = colon < 0 ? hint : hint.slice(0, colon);
-    if (typeNames.size < 1000) typeNames.set(hint, name);
-  }
-  return name;
+  const colon = hint.indexOf(':');
+  return colon < 0 ? hint : hint.slice(0, colon);
 }
 
 function describe(value: unknown): string {
@@ -67,9 +64,7 @@ function put(target: Record<string, unknown>, key: string, value: unknown): void
  */
 export function parseDataContractDate(value: string): string | undefined {
   const match = DATE.exec(value);
-  if (!match) return undefined;
-  const date = new Date(Number(match[1]));
-  return Number.isNaN(date.getTime()) ? undefined : date.toISOString();
+  return match ? isoFromEpochMs(Number(match[1])) : undefined;
 }
 
 /**
@@ -192,7 +187,7 @@ class Normalizer {
   private guid(raw: JsonObject, key: string, required: boolean): string | null {
     const value = raw[key];
     if ((value === undefined || value === null) && !required) return null;
-    if (typeof value === 'string' && GUID.test(value)) return value;
+    if (typeof value === 'string' && isGuid(value)) return value;
     this.enter(key);
     return this.fail(
       value === undefined ? `${key} is missing` : `${key} must be a GUID string, got ${describe(value)}`,
@@ -249,7 +244,7 @@ class Normalizer {
     const value = raw[key];
     if (value === undefined || value === null) return {};
     this.enter(key);
-    const result = this.keyValues(value, (item) => this.value(item));
+    const result = this.keyValues(value, 'values');
     this.leave();
     return result;
   }
@@ -258,42 +253,60 @@ class Normalizer {
     const value = raw[key];
     if (value === undefined || value === null) return {};
     this.enter(key);
-    const result = this.keyValues(value, (item) => this.entity(item));
+    const result = this.keyValues(value, 'entities');
     this.leave();
     return result;
   }
 
-  /** `[{"key": k, "value": v}, …]` → `{ k: v, … }`, order kept. */
-  private keyValues<T>(value: Json, convert: (item: Json) => T): { [key: string]: T } {
+  /**
+   * `[{"key": k, "value": v}, …]` → `{ k: v, … }`, order kept; the values are read as values or as entities (images).
+   * A flag rather than a converter callback: this runs for every collection of every context, and a callback would be
+   * a closure allocated per call and a call site V8 cannot inline.
+   */
+  private keyValues(value: Json, items: 'values'): NormalizedObject;
+  private keyValues(value: Json, items: 'entities'): { [key: string]: NormalizedEntity };
+  private keyValues(value: Json, items: 'values' | 'entities'): { [key: string]: NormalizedValue } {
     if (!Array.isArray(value)) return this.fail(`Expected an array of {"key", "value"} pairs, got ${describe(value)}`);
-    const out: { [key: string]: T } = {};
+    const out: { [key: string]: NormalizedValue } = {};
     for (let i = 0; i < value.length; i++) {
       const pair = value[i];
-      this.enter(i);
       if (!isObject(pair) || typeof pair.key !== 'string' || !('value' in pair)) {
+        this.enter(i);
         this.fail(`Expected a {"key": string, "value": …} pair, got ${describe(pair)}`);
       }
+      const item = pair.value as Json;
+      // As in valueAt, a primitive skips the path; it sits two levels down ([i].value), hence `<`.
+      if (items === 'values' && isPrimitive(item) && this.path.length < MAX_NESTING) {
+        put(out, pair.key, primitive(item));
+        continue;
+      }
+      this.enter(i);
       this.enter('value');
-      put(out, pair.key, convert(pair.value as Json));
+      put(out, pair.key, items === 'entities' ? this.entity(item) : this.value(item));
       this.leave();
       this.leave();
     }
     return out;
   }
 
+  /**
+   * `this.value(item)` at `part` of the current path. A primitive cannot fail, so it skips the path bookkeeping (not
+   * the nesting limit): most values in a context are primitives, and the bookkeeping was a good part of the walk.
+   */
+  private valueAt(part: string | number, item: Json): NormalizedValue {
+    if (isPrimitive(item) && this.path.length <= MAX_NESTING) return primitive(item);
+    this.enter(part);
+    const result = this.value(item);
+    this.leave();
+    return result;
+  }
+
   value(value: Json): NormalizedValue {
-    if (typeof value === 'string') {
-      return value.charCodeAt(0) === 0x2f /* / */ ? (parseDataContractDate(value) ?? value) : value;
-    }
-    if (value === null || typeof value !== 'object') return value;
+    if (isPrimitive(value)) return primitive(value);
     if (Array.isArray(value)) {
-      if (isKeyValueArray(value)) return this.keyValues(value, (item) => this.value(item));
+      if (isKeyValueArray(value)) return this.keyValues(value, 'values');
       const out: NormalizedValue[] = new Array(value.length);
-      for (let i = 0; i < value.length; i++) {
-        this.enter(i);
-        out[i] = this.value(value[i] as Json);
-        this.leave();
-      }
+      for (let i = 0; i < value.length; i++) out[i] = this.valueAt(i, value[i] as Json);
       return out;
     }
     return this.object(value);
@@ -366,9 +379,7 @@ class Normalizer {
     const out: NormalizedObject = {};
     for (const key in value) {
       if (key === '__type') continue;
-      this.enter(key);
-      put(out, camelCase(key), this.value(value[key] as Json));
-      this.leave();
+      put(out, camelCase(key), this.valueAt(key, value[key] as Json));
     }
     if (type !== undefined) out.$type = type;
     return out;
@@ -427,6 +438,19 @@ class Normalizer {
     if (Array.isArray(keys) && keys.length > 0) reference.keyAttributes = this.collection(value, 'KeyAttributes');
     return reference;
   }
+}
+
+type JsonPrimitive = null | boolean | number | string;
+
+function isPrimitive(value: Json): value is JsonPrimitive {
+  return value === null || typeof value !== 'object';
+}
+
+/** A primitive as normalized: `/Date(…)/` strings become ISO 8601, everything else is kept. */
+function primitive(value: JsonPrimitive): JsonPrimitive {
+  return typeof value === 'string' && value.charCodeAt(0) === 0x2f /* / */
+    ? (parseDataContractDate(value) ?? value)
+    : value;
 }
 
 /** Generic `{key, value}` arrays (such as `KeyValuePairOfstringstring` lists in SharedVariables) become objects. */

@@ -1,13 +1,18 @@
 import { createServer, request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-/** An HTTP proxy in front of a local service that counts the requests passing through: real round trips. */
+/**
+ * An HTTP proxy in front of a local service that counts the requests passing through: real round trips, and of them
+ * the writes (any method but GET and HEAD).
+ */
 export async function startCountingProxy(
   target: URL,
-): Promise<{ url: string; count(): number; stop(): Promise<void> }> {
+): Promise<{ url: string; count(): number; writes(): number; stop(): Promise<void> }> {
   let requests = 0;
+  let writes = 0;
   const server = createServer((req, res) => {
     requests++;
+    if (req.method !== 'GET' && req.method !== 'HEAD') writes++;
     const forward = httpRequest(
       {
         host: target.hostname,
@@ -29,6 +34,7 @@ export async function startCountingProxy(
   return {
     url: `http://127.0.0.1:${port}${target.pathname}`,
     count: () => requests,
+    writes: () => writes,
     stop: () =>
       new Promise((resolve) => {
         server.closeAllConnections();

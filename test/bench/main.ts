@@ -1,5 +1,6 @@
 import { MissingBuildError, requireBuild, staleSources } from './build.js';
 import { coldStartBenchmark } from './coldStart.bench.js';
+import { latencyBenchmark } from './latency.bench.js';
 import type { Figure, SuiteOptions } from './measure.js';
 import { benchOptions, type SuiteName, USAGE, UsageError } from './options.js';
 import { packageSizeBenchmark } from './packageSize.bench.js';
@@ -25,6 +26,11 @@ const SUITES: Record<SuiteName, Suite> = {
     needsBuild: false,
   },
   projection: { label: 'projectChanges (Azurite)', run: projectionBenchmark, needsBuild: false },
+  latency: {
+    label: 'end-to-end latency (local host webhook → signed delivery)',
+    run: latencyBenchmark,
+    needsBuild: true,
+  },
   coldStart: { label: 'cold start (fresh Node process per load)', run: coldStartBenchmark, needsBuild: true },
   size: { label: 'package size (what azd deploys)', run: packageSizeBenchmark, needsBuild: true, measuredOnce: true },
 };

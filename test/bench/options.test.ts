@@ -7,7 +7,7 @@ describe('benchOptions', () => {
       help: false,
       json: false,
       rounds: DEFAULT_ROUNDS,
-      suites: ['parse', 'pipeline', 'projection', 'coldStart', 'size'],
+      suites: ['parse', 'pipeline', 'projection', 'latency', 'coldStart', 'size'],
     });
   });
 
@@ -34,7 +34,7 @@ describe('benchOptions', () => {
 
   it('refuses an unknown suite, naming the ones there are', () => {
     expect(() => benchOptions(['--only', 'parse,coldstart'])).toThrow(
-      '--only takes parse, pipeline, projection, coldStart, size; got "parse,coldstart"',
+      '--only takes parse, pipeline, projection, latency, coldStart, size; got "parse,coldstart"',
     );
     expect(() => benchOptions(['--only', ','])).toThrow(UsageError);
   });
