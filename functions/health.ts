@@ -2,7 +2,7 @@ import { app, type HttpResponseInit } from '@azure/functions';
 import { getConfig } from '../shared/config.js';
 import type { EventGridTarget } from '../shared/connector/health.js';
 import { httpTrigger } from '../shared/connector/operations.js';
-import { getDataverseApi, getIngestDeps, usesLocalFanOut } from '../shared/runtime.js';
+import { getDataverseApi, getIngestDeps, getReconcileState, usesLocalFanOut } from '../shared/runtime.js';
 
 /** Version, and whether storage, the Event Grid topic and (when configured) Dataverse answer (200 healthy, 503 not). Anonymous. */
 export async function health(): Promise<HttpResponseInit> {
@@ -21,6 +21,9 @@ export async function health(): Promise<HttpResponseInit> {
     },
     eventGrid,
     version: appVersion(),
+    ...(config.reconcile.tables.length > 0
+      ? { lastReconciliation: async () => (await getReconcileState()).lastRun() }
+      : {}),
     ...(config.dataverse
       ? {
           pingDataverse: async () => {

@@ -79,6 +79,12 @@ param unhealthyAfter int = 5
 @maxValue(230)
 param deliveryTimeoutSeconds int = 15
 
+@description('BRIDGE_RECONCILE_TABLES: logical names of the Dataverse tables reconciliation follows with change tracking, comma-separated (e.g. account,contact). Empty: reconciliation is off. Needs DATAVERSE_URL.')
+param reconcileTables string = ''
+
+@description('BRIDGE_RECONCILE_SCHEDULE: when reconcileChanges runs, an NCRONTAB expression of six fields, seconds first.')
+param reconcileSchedule string = '0 */15 * * * *'
+
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
 var tags = { 'azd-env-name': environmentName }
 var functionAppName = 'func-bridge-${resourceToken}'
@@ -172,6 +178,8 @@ module functionApp 'modules/functionApp.bicep' = {
     leaseSeconds: leaseSeconds
     unhealthyAfter: unhealthyAfter
     deliveryTimeoutSeconds: deliveryTimeoutSeconds
+    reconcileTables: reconcileTables
+    reconcileSchedule: reconcileSchedule
   }
   // The app's settings and deployment container reference these by name.
   dependsOn: [storage, monitoring]

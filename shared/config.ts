@@ -48,7 +48,20 @@ export interface BridgeConfig {
   localMode: boolean;
   /** Absent when `DATAVERSE_URL` is unset: every Dataverse feature is then off. */
   dataverse?: DataverseSettings;
+  /** Reconciliation with Dataverse change tracking (`reconcileChanges`). */
+  reconcile: ReconcileSettings;
 }
+
+/** What `reconcileChanges` follows, and when. */
+export interface ReconcileSettings {
+  /** Logical names of the tables to reconcile; empty: reconciliation is off. */
+  tables: string[];
+  /** The timer's NCRONTAB schedule (six fields, seconds first), as the Functions host reads it. */
+  schedule: string;
+}
+
+/** Every 15 minutes: well inside Dataverse's 7-day delta-token retention, and cheap (see README, "Reconciliation"). */
+export const DEFAULT_RECONCILE_SCHEDULE = '0 */15 * * * *';
 
 /**
  * How the bridge reaches the Dataverse Web API. `auth` is chosen from the settings: a certificate or a client secret
@@ -102,6 +115,8 @@ export const SETTINGS = {
   dataverseClientSecret: 'DATAVERSE_CLIENT_SECRET',
   dataverseTimeoutSeconds: 'DATAVERSE_TIMEOUT_SECONDS',
   dataverseRetryBudgetSeconds: 'DATAVERSE_RETRY_BUDGET_SECONDS',
+  reconcileTables: 'BRIDGE_RECONCILE_TABLES',
+  reconcileSchedule: 'BRIDGE_RECONCILE_SCHEDULE',
   /** `dataverse-bridge register` only: the Send rule's key, for a queue or topic service endpoint. Never logged. */
   dataverseSasKey: 'DATAVERSE_SAS_KEY',
   /** `dataverse-bridge register` only: the webhook function's key, for a webhook service endpoint. Never logged. */
@@ -195,7 +210,38 @@ export function loadConfig(env: Env = process.env): BridgeConfig {
     delivery,
     localMode,
     ...(dataverse ? { dataverse } : {}),
+    reconcile: reconcileSettings(env, dataverse !== undefined),
   };
+}
+
+/** `BRIDGE_RECONCILE_TABLES` (comma-separated logical names) and `BRIDGE_RECONCILE_SCHEDULE`. */
+function reconcileSettings(env: Env, dataverse: boolean): ReconcileSettings {
+  const tables = (read(env, SETTINGS.reconcileTables) ?? '')
+    .split(',')
+    .map((name) => name.trim())
+    .filter((name) => name !== '');
+  for (const name of tables) {
+    if (!/^[a-z][a-z0-9_]{0,127}$/.test(name)) {
+      throw new ConfigError(
+        SETTINGS.reconcileTables,
+        `must list tables by logical name (lower case, e.g. account,contact), got "${name}"`,
+      );
+    }
+  }
+  if (tables.length > 0 && !dataverse) {
+    throw new ConfigError(
+      SETTINGS.reconcileTables,
+      `is set, but ${SETTINGS.dataverseUrl} is not: reconciliation reads Dataverse`,
+    );
+  }
+  const schedule = read(env, SETTINGS.reconcileSchedule) ?? DEFAULT_RECONCILE_SCHEDULE;
+  if (schedule.split(/\s+/).length !== 6) {
+    throw new ConfigError(
+      SETTINGS.reconcileSchedule,
+      `must be an NCRONTAB expression of six fields, seconds first (e.g. "${DEFAULT_RECONCILE_SCHEDULE}"), got "${schedule}"`,
+    );
+  }
+  return { tables: [...new Set(tables)], schedule };
 }
 
 /**

@@ -8,7 +8,8 @@
  *   in-process fan-out (`useLocalFanOut`) when no topic is set;
  * - the change store (`getChangeStore`), for `projectChanges` and the connector's change operations;
  * - delivery (`getDeliveryDeps`, `getSubscriptionStore`), for `deliverSubscriptions` and the subscription operations;
- * - the Dataverse Web API client (`getDataverseApi`), when `DATAVERSE_URL` is set (`dataverseConfigured`).
+ * - the Dataverse Web API client (`getDataverseApi`), when `DATAVERSE_URL` is set (`dataverseConfigured`);
+ * - reconciliation's state (`getReconcileState`): delta links and run records.
  *
  * Test seams: `setIngestDeps`, `setChangeStore` and `setDataverseApi` replace what is built (`undefined` restores the default).
  * The SDKs load inside the builders, not when a function file loads, so a function pays only for what it uses.
@@ -20,6 +21,7 @@ import { PublishFailedError } from './events/errors.js';
 import type { EventPublisher } from './events/types.js';
 import { lazy } from './lazy.js';
 import type { IngestDeps } from './pipeline/ingest.js';
+import type { ReconcileStateStore } from './reconcile/types.js';
 import type { Storage } from './store/connect.js';
 import type { DeliveryDeps } from './subscriptions/deliver.js';
 import type { SubscriptionStore } from './subscriptions/types.js';
@@ -31,6 +33,10 @@ const storage = lazy(async () => {
 const deps = lazy(build);
 const changeStore = lazy(buildChangeStore);
 const deliveryDeps = lazy(buildDeliveryDeps);
+const reconcileState = lazy(async () => {
+  const [shared, { TableReconcileStore }] = await Promise.all([getStorage(), import('./store/tableReconcileStore.js')]);
+  return new TableReconcileStore(shared.table(shared.names.reconcile)) as ReconcileStateStore;
+});
 /**
  * Where the local host's publisher is kept: a process-wide key, not a variable of this module, because the local host
  * runs from `dist/` while the app it loads is the bundle, which has its own copy of this module.
@@ -182,4 +188,14 @@ export function getDataverseApi(): Promise<DataverseApi> {
 /** Replaces the Dataverse client (tests wire one against the local double); `undefined` restores the default. */
 export function setDataverseApi(value: DataverseApi | undefined): void {
   dataverse.set(value);
+}
+
+/** Reconciliation's delta links and run records (table `<prefix>reconcile`), for `reconcileChanges` and health. */
+export function getReconcileState(): Promise<ReconcileStateStore> {
+  return reconcileState.get();
+}
+
+/** Replaces reconciliation's state store (tests); `undefined` restores the default. */
+export function setReconcileState(value: ReconcileStateStore | undefined): void {
+  reconcileState.set(value);
 }

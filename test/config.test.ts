@@ -21,7 +21,26 @@ describe('loadConfig', () => {
       leaseSeconds: 300,
       delivery: { unhealthyAfter: 5, timeoutSeconds: 15 },
       localMode: false,
+      reconcile: { tables: [], schedule: '0 */15 * * * *' },
     });
+  });
+
+  it('reads the reconciliation tables and schedule, naming a bad one', () => {
+    const dataverse = { ...base, DATAVERSE_URL: 'https://contoso.crm.dynamics.com' };
+    expect(
+      loadConfig({
+        ...dataverse,
+        BRIDGE_RECONCILE_TABLES: ' account, contact,account ',
+        BRIDGE_RECONCILE_SCHEDULE: '0 0 * * * *',
+      }).reconcile,
+    ).toEqual({ tables: ['account', 'contact'], schedule: '0 0 * * * *' });
+    expect(configError({ ...dataverse, BRIDGE_RECONCILE_TABLES: 'Account' }).message).toContain(
+      'BRIDGE_RECONCILE_TABLES',
+    );
+    expect(configError({ ...base, BRIDGE_RECONCILE_TABLES: 'account' }).message).toContain('DATAVERSE_URL');
+    expect(configError({ ...base, BRIDGE_RECONCILE_SCHEDULE: '*/5 * * * *' }).message).toContain(
+      'BRIDGE_RECONCILE_SCHEDULE',
+    );
   });
 
   it('reads the delivery settings and local mode', () => {

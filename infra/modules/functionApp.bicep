@@ -30,6 +30,8 @@ param storagePrefix string
 param leaseSeconds int
 param unhealthyAfter int
 param deliveryTimeoutSeconds int
+param reconcileTables string
+param reconcileSchedule string
 
 resource storage 'Microsoft.Storage/storageAccounts@2026-09-01' existing = {
   name: storageAccountName
@@ -116,6 +118,9 @@ var appSettings = {
   BRIDGE_LEASE_SECONDS: string(leaseSeconds)
   BRIDGE_UNHEALTHY_AFTER: string(unhealthyAfter)
   BRIDGE_DELIVERY_TIMEOUT_SECONDS: string(deliveryTimeoutSeconds)
+  // reconcileChanges: the host resolves its timer's %BRIDGE_RECONCILE_SCHEDULE%, so the setting is always set.
+  BRIDGE_RECONCILE_TABLES: reconcileTables
+  BRIDGE_RECONCILE_SCHEDULE: reconcileSchedule
   // Dataverse through the user-assigned identity: with DATAVERSE_CLIENT_ID and no certificate or secret, the app takes
   // a managed-identity token for that client id. Both empty while no environment is configured.
   DATAVERSE_URL: dataverseUrl

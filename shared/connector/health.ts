@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
+import type { ReconcileRun } from '../reconcile/types.js';
 import type { ApiResponse } from './responses.js';
 
 /** One dependency's state: `local` is the local host's in-process Event Grid stand-in. */
@@ -18,6 +19,27 @@ export interface Health {
   version: string;
   /** `dataverse` only when `DATAVERSE_URL` is set. */
   checks: { storage: Check; eventGrid: Check; dataverse?: Check };
+  /** The last reconciliation run, when reconciliation is on and has run; it does not decide `status`. */
+  reconciliation?: ReconcileSummary;
+}
+
+/** A reconciliation run as the anonymous health answer shows it: counts and error codes, no Dataverse text. */
+export interface ReconcileSummary {
+  status: ReconcileRun['status'];
+  startedAt: string;
+  durationMs: number;
+  rowsChecked: number;
+  gapsFound: number;
+  gapsRepaired: number;
+  tables: Array<{
+    table: string;
+    pass: 'delta' | 'full';
+    reason?: string;
+    rowsChecked: number;
+    gapsFound: number;
+    gapsRepaired: number;
+    errorCode?: string;
+  }>;
 }
 
 /** Where events go: a topic, the local host's fan-out, or nowhere yet. */
@@ -33,6 +55,8 @@ export interface HealthDeps {
    * what it found besides (the failed system jobs of the last hour), which is reported without failing the check.
    */
   pingDataverse?: () => Promise<Pick<Check, 'message' | 'failedSystemJobsLastHour'> | undefined>;
+  /** When reconciliation is on: its last run record (a failure to read it leaves it out of the answer). */
+  lastReconciliation?: () => Promise<ReconcileRun | undefined>;
   /** Per check. */
   timeoutMs?: number;
 }
@@ -64,10 +88,12 @@ export async function health(deps: HealthDeps): Promise<ApiResponse> {
       : undefined,
   ]);
   const checks = { storage, eventGrid, ...(dataverse ? { dataverse } : {}) };
+  const run = await deps.lastReconciliation?.().catch(() => undefined);
   const body: Health = {
     status: Object.values(checks).every((check) => check.status !== 'failed') ? 'healthy' : 'unhealthy',
     version: deps.version,
     checks,
+    ...(run ? { reconciliation: summarize(run) } : {}),
   };
   return { status: body.status === 'healthy' ? 200 : 503, jsonBody: body, headers: { 'Cache-Control': 'no-store' } };
 }
@@ -155,4 +181,24 @@ export function appVersion(): string {
   }
   version = 'unknown';
   return version;
+}
+
+function summarize(run: ReconcileRun): ReconcileSummary {
+  return {
+    status: run.status,
+    startedAt: run.startedAt,
+    durationMs: run.durationMs,
+    rowsChecked: run.rowsChecked,
+    gapsFound: run.gapsFound,
+    gapsRepaired: run.gapsRepaired,
+    tables: run.tables.map((t) => ({
+      table: t.table,
+      pass: t.pass,
+      ...(t.reason ? { reason: t.reason } : {}),
+      rowsChecked: t.rowsChecked,
+      gapsFound: t.gapsFound,
+      gapsRepaired: t.gapsRepaired,
+      ...(t.error ? { errorCode: t.error.code } : {}),
+    })),
+  };
 }

@@ -155,6 +155,42 @@ const HEALTH: Schema = {
       description: 'The result of each dependency check (dataverse only when DATAVERSE_URL is set).',
       'x-ms-summary': 'Checks',
     },
+    reconciliation: {
+      type: 'object',
+      required: ['status', 'startedAt', 'durationMs', 'rowsChecked', 'gapsFound', 'gapsRepaired', 'tables'],
+      properties: {
+        status: string('Reconciliation Status', 'succeeded, or failed when some table could not be reconciled.', {
+          enum: ['succeeded', 'failed'],
+        }),
+        startedAt: dateTime('Reconciliation Started At', 'When the last reconciliation run started (UTC).'),
+        durationMs: integer('Reconciliation Duration (ms)', 'How long the run took, in milliseconds.'),
+        rowsChecked: integer('Rows Checked', 'Rows change tracking returned that the run compared with the bridge.'),
+        gapsFound: integer('Gaps Found', 'Rows the bridge had missed (changed, created or deleted).'),
+        gapsRepaired: integer('Gaps Repaired', 'Missed changes now published, marked bridgeorigin: reconciliation.'),
+        tables: {
+          type: 'array',
+          items: {
+            type: 'object',
+            required: ['table', 'pass', 'rowsChecked', 'gapsFound', 'gapsRepaired'],
+            properties: {
+              table: string('Reconciled Table', 'The logical name of the table.'),
+              pass: string('Pass', 'delta (changes since the last run) or full (every row).', {
+                enum: ['delta', 'full'],
+              }),
+              reason: string('Full Pass Reason', 'Why a full pass: first run, or delta token expired.'),
+              rowsChecked: integer('Table Rows Checked', 'Rows of this table compared.'),
+              gapsFound: integer('Table Gaps Found', 'Gaps found in this table.'),
+              gapsRepaired: integer('Table Gaps Repaired', 'Gaps of this table now published.'),
+              errorCode: string('Error Code', 'Why the table could not be reconciled (details in the log).'),
+            },
+          },
+          description: 'Each table of the run.',
+          'x-ms-summary': 'Tables',
+        },
+      },
+      description: 'The last reconciliation run (BRIDGE_RECONCILE_TABLES), when there was one.',
+      'x-ms-summary': 'Last Reconciliation',
+    },
   },
 };
 
@@ -252,9 +288,13 @@ const JOB: Schema = {
     receivedAt: dateTime('Received At', 'When the message first arrived (UTC).'),
     updatedAt: dateTime('Updated At', 'When the job last changed (UTC).'),
     publishedAt: dateTime('Published At', 'When the event was published (UTC).'),
-    source: string('Job Source', 'Where the message came in: queue, topic, webhook, api or replay.', {
-      enum: ['queue', 'topic', 'webhook', 'api'],
-    }),
+    source: string(
+      'Job Source',
+      'Where the message came in: queue, topic, webhook, api (PublishEvent) or reconciliation.',
+      {
+        enum: ['queue', 'topic', 'webhook', 'api', 'reconciliation'],
+      },
+    ),
     messageId: string('Message ID', 'The Service Bus message id, for messages that came from Service Bus.'),
     deliveryCount: integer('Delivery Count', 'How many times Service Bus delivered the message.'),
     table: string('Table', 'The logical name of the table, when the message could be read.'),

@@ -126,6 +126,7 @@ function toSdkEvent(event: BridgeEvent<unknown>): SendCloudEventInput<unknown> {
     time,
     datacontenttype: event.datacontenttype,
     data,
+    ...(event.bridgeorigin ? { extensionAttributes: { bridgeorigin: event.bridgeorigin } } : {}),
   };
 }
 

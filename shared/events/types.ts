@@ -18,6 +18,11 @@ export interface BridgeEvent<T = NormalizedContext> {
   time: string;
   datacontenttype: 'application/json';
   data: T;
+  /**
+   * A CloudEvents extension attribute, set only on events published by reconciliation (`reconciliation`), so
+   * subscriptions can filter them (an Event Grid advanced filter on the key `bridgeorigin`).
+   */
+  bridgeorigin?: 'reconciliation';
 }
 
 /** Event Grid's limits for one publish request (custom topics, CloudEvents schema). */

@@ -237,6 +237,8 @@ class IngestRun {
   private async claim(item: Prepared): Promise<Owned | undefined> {
     const context = item.context as NormalizedContext;
     const event = toCloudEvent(context, eventIdFor(item.jobId), this.now);
+    // Reconciliation's events say so in an attribute Event Grid can filter on (replays keep the job's source).
+    if (item.message.source === 'reconciliation') event.bridgeorigin = 'reconciliation';
     const draft = this.newJob(item, { leaseUntil: this.leaseUntil() });
     let { created, job } = await this.deps.jobs.create(draft);
     for (let attempt = 0; ; attempt++) {

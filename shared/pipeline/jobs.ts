@@ -11,7 +11,7 @@ export const JOB_ID_PATTERN = /^[0-9a-f]{32}$/;
 export type JobStatus = 'received' | 'published' | 'rejected' | 'failed';
 
 /** Where the message came in. */
-export type JobSource = 'queue' | 'topic' | 'webhook' | 'api';
+export type JobSource = 'queue' | 'topic' | 'webhook' | 'api' | 'reconciliation';
 
 /** A reference to raw bytes kept in the {@link RawStore}. */
 export interface RawRef {

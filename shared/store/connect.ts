@@ -25,6 +25,8 @@ export interface StorageNames {
   subscriptions: string;
   /** Which subscriptions each event was delivered to, so Event Grid's retries do not call them twice. */
   deliveries: string;
+  /** Reconciliation: one delta link per Dataverse table, and a record of each run. */
+  reconcile: string;
   /** Raw bodies of rejected and failed messages. */
   container: string;
 }
@@ -44,6 +46,7 @@ export function storageNames(prefix: string): StorageNames {
     tables: `${prefix}tables`,
     subscriptions: `${prefix}subscriptions`,
     deliveries: `${prefix}deliveries`,
+    reconcile: `${prefix}reconcile`,
     container: `${prefix}-raw`,
   };
 }

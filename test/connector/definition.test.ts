@@ -301,7 +301,10 @@ describe('the schemas', () => {
     );
 
     expect(keys('Health')).toEqual(
-      fields({ status: true, version: true, checks: true } as const satisfies Record<keyof Health, true>),
+      fields({ status: true, version: true, checks: true, reconciliation: true } as const satisfies Record<
+        keyof Health,
+        true
+      >),
     );
     expect(keys('Check')).toEqual(
       fields({

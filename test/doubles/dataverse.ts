@@ -48,8 +48,13 @@
  * Filter subset (documented, small): comparisons `<column> eq|ne|gt|ge|lt|le <literal>` joined by `and` (no `or`, no
  * parentheses), and `contains|startswith|endswith(<column>,'text')`; literals are 'strings' (with '' escapes),
  * numbers, true, false, null and GUIDs. Anything else is a 400 `0x80060888` syntax error.
+ * - Expired delta tokens ({@link DataverseDouble.expireDeltaTokens}): 400 with `0x80044352` ExpiredVersionStamp,
+ *   "Version stamp associated with the client has expired. Please perform a full sync." (the code and message the
+ *   Dataverse SDK's `ErrorCodes.ExpiredVersionStamp` documents, as "Web service error codes" lists it).
+ * - System columns: a table seeded with a `modifiedon` (or `versionnumber`) column has it maintained on every write,
+ *   `modifiedon` at whole seconds as Dataverse stores date-times ("Behavior and format of the date and time column").
  * Not served: `$expand` on rows, `$batch`, alternate keys, FetchXML, formatted values, actions and functions other
- * than WhoAmI, the change-tracking token's 7-day expiry.
+ * than WhoAmI.
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -209,22 +214,28 @@ export class DataverseDouble {
   private readonly faults: PendingFault[] = [];
   private readonly applicationUsers = new Map<string, string>();
   private version = 1000;
+  /** Delta tokens at or below this version are expired (see {@link expireDeltaTokens}). */
+  private expiredThrough = 0;
   private server: Server | undefined;
   private port = 0;
   private readonly verifyToken:
     | ((token: string, audience: string) => { claims: { appid: string; oid: string } } | { error: string })
     | undefined;
+  private readonly now: () => Date;
 
   /**
    * @param options.verifyToken checks a bearer token (e.g. `entra.verifyAccessToken.bind(entra)`); without it the
    *   double asks for no token at all, as the bridge's local mode sends none.
+   * @param options.now the clock `modifiedon` is read from (default: the system's).
    */
   constructor(
     options: {
       verifyToken?: (token: string, audience: string) => { claims: { appid: string; oid: string } } | { error: string };
+      now?: () => Date;
     } = {},
   ) {
     this.verifyToken = options.verifyToken;
+    this.now = options.now ?? (() => new Date());
   }
 
   /** `http://127.0.0.1:<port>`: the environment URL (`DATAVERSE_URL`). */
@@ -246,6 +257,14 @@ export class DataverseDouble {
   /** Answers the next `times` matching requests with a fault instead of serving them. */
   inject(fault: Fault, options: { times?: number; match?: PendingFault['match'] } = {}): void {
     this.faults.push({ fault, remaining: options.times ?? 1, ...(options.match ? { match: options.match } : {}) });
+  }
+
+  /**
+   * Expires every delta token issued so far, as Dataverse does once a token is older than the organization's retention
+   * (7 days by default): following one answers 400 `0x80044352`, and the client must start a full pass.
+   */
+  expireDeltaTokens(): void {
+    this.expiredThrough = this.version;
   }
 
   /** Adds a table definition (replacing one of the same name). */
@@ -280,7 +299,8 @@ export class DataverseDouble {
     const t = this.table(table);
     return rows.map((data) => {
       const id = String(data[t.primaryIdAttribute] ?? randomUUID());
-      t.rows.set(id, { data: { ...data, [t.primaryIdAttribute]: id }, version: ++this.version });
+      const version = ++this.version;
+      t.rows.set(id, { data: this.stamp(t, { ...data, [t.primaryIdAttribute]: id }, version), version });
       return id;
     });
   }
@@ -288,6 +308,16 @@ export class DataverseDouble {
   /** A row's current values, or undefined (reads the store directly; no request counted). */
   row(table: string, id: string): Record<string, unknown> | undefined {
     return this.table(table).rows.get(id)?.data;
+  }
+
+  /** Sets the system columns the table has (`modifiedon`, `versionnumber`) for a write at `version`. */
+  private stamp(table: Table, data: Record<string, unknown>, version: number): Record<string, unknown> {
+    if (table.columns.has('modifiedon'))
+      data.modifiedon = this.now()
+        .toISOString()
+        .replace(/\.\d{3}Z$/, 'Z');
+    if (table.columns.has('versionnumber')) data.versionnumber = version;
+    return data;
   }
 
   async start(): Promise<void> {
@@ -569,6 +599,13 @@ export class DataverseDouble {
     if (delta !== undefined) {
       const since = Number(/^(\d+)!/.exec(delta)?.[1] ?? Number.NaN);
       if (!Number.isFinite(since)) throw new ApiError(400, '0x80040203', `The delta token '${delta}' is not valid.`);
+      if (since <= this.expiredThrough) {
+        throw new ApiError(
+          400,
+          '0x80044352',
+          'Version stamp associated with the client has expired. Please perform a full sync.',
+        );
+      }
       const changed = [...table.rows.values()].filter((r) => r.version > since).sort((a, b) => a.version - b.version);
       entries = [
         ...changed.map((r) => this.shape(table, r, select)),
@@ -623,7 +660,8 @@ export class DataverseDouble {
     if (table.rows.has(id)) {
       throw new ApiError(412, '0x80040237', 'A record with matching key values already exists.');
     }
-    const row = { data: { ...data, [table.primaryIdAttribute]: id }, version: ++this.version };
+    const version = ++this.version;
+    const row = { data: this.stamp(table, { ...data, [table.primaryIdAttribute]: id }, version), version };
     table.rows.set(id, row);
     return this.written(table, id, row, prefer, query, 201);
   }
@@ -642,7 +680,11 @@ export class DataverseDouble {
       // An upsert creates the row unless If-Match forbids it.
       if (ifMatch !== undefined) throw notFound(table, id);
       this.checkColumns(table, data, 'create');
-      const row = { data: { ...this.bind(table, data), [table.primaryIdAttribute]: id }, version: ++this.version };
+      const version = ++this.version;
+      const row = {
+        data: this.stamp(table, { ...this.bind(table, data), [table.primaryIdAttribute]: id }, version),
+        version,
+      };
       table.rows.set(id, row);
       return this.written(table, id, row, prefer, query, 201);
     }
@@ -655,8 +697,12 @@ export class DataverseDouble {
       );
     }
     this.checkColumns(table, data, 'update');
-    existing.data = { ...existing.data, ...this.bind(table, data), [table.primaryIdAttribute]: id };
     existing.version = ++this.version;
+    existing.data = this.stamp(
+      table,
+      { ...existing.data, ...this.bind(table, data), [table.primaryIdAttribute]: id },
+      existing.version,
+    );
     return this.written(table, id, existing, prefer, query, 200);
   }
 

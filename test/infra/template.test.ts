@@ -391,6 +391,15 @@ if (!infra.compiled) {
       expect(appSettings.DATAVERSE_SUBSCRIPTION_NAME).toBe(names.subscription);
     });
 
+    it('gives the reconciliation timer the schedule setting it names, and leaves reconciliation off by default', () => {
+      const timer = functions.find((f) => f.name === 'reconcileChanges');
+      expect(timer?.trigger.type).toBe('timerTrigger');
+      const setting = /^%(\w+)%$/.exec(String(timer?.trigger.schedule))?.[1];
+      expect(setting).toBe('BRIDGE_RECONCILE_SCHEDULE');
+      expect(appSettings[setting as string]).toBe('0 */15 * * * *');
+      expect(appSettings.BRIDGE_RECONCILE_TABLES).toBe('');
+    });
+
     it('grants the app and the topic exactly the least-privilege roles docs/deploy.md lists, at those scopes', () => {
       const sb = ids.serviceBus;
       const expected = [
