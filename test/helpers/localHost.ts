@@ -28,6 +28,7 @@ export const FUNCTIONS_WITHOUT_TOPIC = [
   'openApiDefinition',
   'projectChanges',
   'publishEvent',
+  'reconcileChanges',
   'replayJob',
 ];
 

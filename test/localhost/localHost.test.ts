@@ -152,6 +152,28 @@ describe('npm start: the local host loads the app the way the Functions host doe
     expect((await host.request('/api/jobs/0123456789abcdef0123456789abcdef')).status).toBe(404);
   });
 
+  it('runs the reconciliation timer on its schedule, and invokes it through the admin endpoint', async () => {
+    const functions = (await (await host.request('/admin/functions')).json()) as FunctionInfo[];
+    expect(triggerOf(functions, 'reconcileChanges')).toMatchObject({
+      type: 'timerTrigger',
+      schedule: '%BRIDGE_RECONCILE_SCHEDULE%',
+    });
+    // These settings leave BRIDGE_RECONCILE_SCHEDULE out (the sample sets it): as under the Functions host, the timer
+    // is not scheduled, and the output says which setting it lacks. The admin endpoint still runs it.
+    await expect
+      .poll(() => host.output())
+      .toContain(
+        'reconcileChanges: not scheduled: the setting BRIDGE_RECONCILE_SCHEDULE its schedule names is not set.',
+      );
+    const invoked = await host.request('/admin/functions/reconcileChanges', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ input: '' }),
+    });
+    expect(invoked.status).toBe(202);
+    await expect.poll(() => host.output()).toContain('[reconcileChanges] Reconciliation is off');
+  });
+
   it('delivers a Service Bus batch in one invocation with {"messages": […]}, each with its own facts', async () => {
     const [first, second] = distinctContexts(2, 'admin-batch');
     const invoke = (body: unknown, name = 'dataverseQueue') =>

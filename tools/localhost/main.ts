@@ -8,6 +8,7 @@ import { LocalFanOut } from './localFanOut.js';
 import { loadApp, type Registration } from './registrations.js';
 import { createLocalHostServer } from './server.js';
 import { applySettings, localKey, needsEmbeddedStorage, readLocalSettings } from './settings.js';
+import { startTimers } from './timers.js';
 
 const APP_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 /** The bundle `npm run build` writes: the very package azd deploys. */
@@ -90,10 +91,16 @@ server.on('error', async (error: NodeJS.ErrnoException) => {
   await azurite?.stop();
   process.exit(1);
 });
+let timers: ReturnType<typeof startTimers> | undefined;
 server.listen(port, '127.0.0.1', () => {
   const address = server.address();
   const actualPort = typeof address === 'object' && address ? address.port : port;
   printBanner(`http://localhost:${actualPort}`);
+  // Timer functions run on their schedules once the host serves requests, as under the Functions host.
+  timers = startTimers(registrations, log);
+  for (const { name, schedule, next } of timers.schedules) {
+    console.log(`Timer:      ${name} on "${schedule}", next at ${next?.toISOString() ?? 'never'}`);
+  }
 });
 
 function printBanner(base: string): void {
@@ -137,6 +144,7 @@ async function shutdown(reason: string): Promise<void> {
   if (stopping) return;
   stopping = true;
   console.log(`\n${reason}: stopping…`);
+  timers?.stop();
   const closed = new Promise<void>((done) => server.close(() => done()));
   server.closeIdleConnections();
   const drain = setTimeout(() => server.closeAllConnections(), DRAIN_MS);

@@ -6,6 +6,7 @@ import type { LocalFanOut } from './localFanOut.js';
 import { invocationContext } from './localFanOut.js';
 import type { Registration } from './registrations.js';
 import { compileRoute, decodePathSegment, type RouteTemplate } from './routes.js';
+import { timerInput } from './timers.js';
 
 const { HttpRequest, HttpResponse } = azureFunctions;
 
@@ -356,6 +357,8 @@ function adminMessages(registration: Registration, body: Buffer): AdminMessage[]
 /** The trigger input and metadata the host would pass for these messages, in the shape the trigger's options ask for. */
 function triggerInput(registration: Registration, messages: AdminMessage[]): [unknown, Record<string, unknown>] {
   const first = messages[0] as AdminMessage;
+  // A timer function is handed the Timer the host would pass; an admin invoke of one is a run "now".
+  if (registration.trigger.type === 'timerTrigger') return [timerInput(), {}];
   if (registration.trigger.type !== 'serviceBusTrigger') return [first.input, {}];
   const bodies = messages.map((m) =>
     Buffer.from(typeof m.input === 'string' ? m.input : serializedInput(m.input), 'utf8'),
