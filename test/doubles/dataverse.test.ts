@@ -109,4 +109,40 @@ describe('the Dataverse double', () => {
     });
     expect(dataverse.requests.at(-2)).toMatchObject({ kind: 'whoAmI', status: 429, callerObjectId: 'abc' });
   });
+
+  it('expires delta tokens with ExpiredVersionStamp, and stamps modifiedon to the second on tables that have it', async () => {
+    const stamped = new DataverseDouble({ now: () => new Date('2026-03-01T10:00:00.789Z') });
+    stamped.seedTable({
+      logicalName: 'lead',
+      changeTracking: true,
+      columns: [
+        { logicalName: 'subject', type: 'String' },
+        { logicalName: 'modifiedon', type: 'DateTime' },
+        { logicalName: 'versionnumber', type: 'BigInt' },
+      ],
+    });
+    await stamped.start();
+    try {
+      const [id] = stamped.seedRows('lead', [{ subject: 'A' }]);
+      expect(stamped.row('lead', id as string)).toMatchObject({
+        modifiedon: '2026-03-01T10:00:00Z',
+        versionnumber: expect.any(Number),
+      });
+      const base = `${stamped.url}/api/data/v9.2/`;
+      const first = await read(await fetch(`${base}leads`, { headers: { ...json, Prefer: 'odata.track-changes' } }));
+      const deltaLink = first['@odata.deltaLink'] as string;
+      expect((await fetch(deltaLink, { headers: { ...json, Prefer: 'odata.track-changes' } })).status).toBe(200);
+      stamped.expireDeltaTokens();
+      const expired = await fetch(deltaLink, { headers: { ...json, Prefer: 'odata.track-changes' } });
+      expect(expired.status).toBe(400);
+      expect(await read(expired)).toEqual({
+        error: {
+          code: '0x80044352',
+          message: 'Version stamp associated with the client has expired. Please perform a full sync.',
+        },
+      });
+    } finally {
+      await stamped.stop();
+    }
+  });
 });

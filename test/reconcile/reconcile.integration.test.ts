@@ -222,6 +222,7 @@ describe('reconcile', () => {
     await w.project();
     await expectConverged(w, { live: [a, b, d, e], deleted: [c] });
 
+    expect(w.pipeline.receiver.violations).toEqual([]);
     const before = w.published().length;
     const third = await reconcile([TABLE], w.deps);
     expect(third).toMatchObject({ status: 'succeeded', gapsFound: 0, gapsRepaired: 0 });
