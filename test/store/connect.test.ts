@@ -49,6 +49,7 @@ describe('createStores with a connection string', () => {
       tables: 'bridgetables',
       subscriptions: 'bridgesubscriptions',
       deliveries: 'bridgedeliveries',
+      reconcile: 'bridgereconcile',
       container: 'bridge-raw',
     });
   });
