@@ -37,6 +37,8 @@ export interface RunningHost {
   output(): string;
   /** Sends SIGINT (Ctrl+C) and resolves with the exit code. */
   stop(): Promise<number | null>;
+  /** Sends SIGKILL (a crash: nothing is flushed or closed) and resolves once the process is gone. */
+  kill(): Promise<void>;
   /** fetch() against the host, with the key unless `key: null`. */
   request(path: string, init?: RequestInit & { key?: string | null }): Promise<Response>;
 }
@@ -104,6 +106,11 @@ export async function startLocalHost(values: Record<string, string> = {}): Promi
       const code = await exited;
       await rm(dir, { recursive: true, force: true });
       return code;
+    },
+    async kill() {
+      child.kill('SIGKILL');
+      await exited;
+      await rm(dir, { recursive: true, force: true });
     },
     request(path, init = {}) {
       const headers = new Headers(init.headers);
