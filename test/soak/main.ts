@@ -29,6 +29,7 @@ Options:
   --concurrency N    invocations / webhook posts in flight per path (default ${DEFAULTS.concurrency})
   --webhook-share R  share of contexts sent through the webhook (default ${DEFAULTS.webhookShare})
   --seed N           seeds the workload, the shuffle, the faults and the crashes (default ${DEFAULTS.seed})
+  --host-log FILE    write the local host's output (every process, crashes marked) to FILE
   --json             print the report as JSON on stdout (progress stays on stderr)
   -h, --help         show this help`;
 
@@ -66,6 +67,7 @@ function parse(): { help: boolean; json: boolean; options: Omit<SoakOptions, 'pr
       concurrency: { type: 'string' },
       'webhook-share': { type: 'string' },
       seed: { type: 'string' },
+      'host-log': { type: 'string' },
       json: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -86,6 +88,7 @@ function parse(): { help: boolean; json: boolean; options: Omit<SoakOptions, 'pr
       concurrency: integer(values.concurrency, '--concurrency', defaults.concurrency, 1),
       webhookShare: share(values['webhook-share'], '--webhook-share', defaults.webhookShare),
       seed: integer(values.seed, '--seed', defaults.seed, 0),
+      ...(values['host-log'] ? { hostLog: values['host-log'] } : {}),
     },
   };
 }

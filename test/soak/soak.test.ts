@@ -177,7 +177,10 @@ describe('judging a soak run', () => {
     );
     expect(report.ok).toBe(false);
     expect(report.lost).toBe(1);
+    expect(report.lostContexts).toEqual(['op-b']);
     expect(report.duplicatesPublished).toBe(1);
+    expect(report.underTwoIds).toEqual([{ operationId: 'op-a', eventIds: ['ev-a', 'ev-a2'] }]);
+    expect(formatReport(report)).toContain('  e.g. context op-a: events ev-a, ev-a2');
     expect(report.failures).toEqual([
       '1 context(s) lost: never published',
       '1 duplicate event(s) published: a context under a second event id',

@@ -1,4 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
 import pLimit from 'p-limit';
 import type { AdminInvokeRequest, AdminMessage } from '../../shared/localhost/server.js';
 import { type Azurite, startAzurite } from '../helpers/azurite.js';
@@ -32,6 +33,8 @@ export interface SoakOptions {
   crashes: number;
   /** Also kill it every this many seconds on average (seeded, 0.5 to 1.5 times it) while sending; 0: not on a clock. */
   crashEverySeconds: number;
+  /** A file to write the local host's output to (every process, crashes marked), to look into a failure. */
+  hostLog?: string;
   progress: (line: string) => void;
 }
 
@@ -77,8 +80,12 @@ export interface SoakReport {
   republishes: number;
   /** The contexts republished, by the OperationId the soak gave them. */
   republished: { operationId: string; eventId: string; accepted: number }[];
+  /** The contexts published under more than one event id, with those ids. */
+  underTwoIds: { operationId: string; eventIds: string[] }[];
   /** Valid contexts never published: must be 0. */
   lost: number;
+  /** The OperationIds of the contexts lost. */
+  lostContexts: string[];
   /** Rejected jobs, as the app recorded them (GET /api/jobs?status=rejected). */
   rejected: { jobId: string; source: string; code: string; message: string; rawSha256?: string }[];
   /** Bad inputs by the code the README documents for them, against the rejected jobs by code. */
@@ -266,6 +273,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     const seconds = (performance.now() - started) / 1000;
     storageFaultRate = 0;
     const rejected = await rejectedJobs(host);
+    if (options.hostLog) await writeFile(options.hostLog, host.output());
     return judge({
       options: settings,
       items,
@@ -481,6 +489,7 @@ export function judge(run: Observed): SoakReport {
   let duplicates = 0;
   let unexpected = 0;
   const republished: SoakReport['republished'] = [];
+  const underTwoIds: SoakReport['underTwoIds'] = [];
   // The event ids of sent contexts that Event Grid accepted: each must reach the subscriber.
   const acceptedEventIds = new Set<string>();
   for (const [operationId, ids] of run.accepted) {
@@ -490,6 +499,7 @@ export function judge(run: Observed): SoakReport {
       continue;
     }
     duplicates += ids.size - 1;
+    if (ids.size > 1) underTwoIds.push({ operationId, eventIds: [...ids.keys()] });
     for (const [eventId, count] of ids) {
       acceptedEventIds.add(eventId);
       if (count > 1) republished.push({ operationId, eventId, accepted: count });
@@ -497,13 +507,14 @@ export function judge(run: Observed): SoakReport {
   }
   const republishes = republished.reduce((sum, row) => sum + row.accepted - 1, 0);
   const latencies: number[] = [];
-  let lost = 0;
+  const lostContexts: string[] = [];
   for (const item of contexts) {
     const accepted = run.firstAccepted.get(item.operationId as string);
     const sent = run.firstSent.get(item);
-    if (accepted === undefined || sent === undefined) lost++;
+    if (accepted === undefined || sent === undefined) lostContexts.push(item.operationId as string);
     else latencies.push(accepted - sent);
   }
+  const lost = lostContexts.length;
   latencies.sort((a, b) => a - b);
   const subscriber = judgeDeliveries(run.subscriber, acceptedEventIds);
 
@@ -564,7 +575,9 @@ export function judge(run: Observed): SoakReport {
     duplicatesPublished: duplicates,
     republishes,
     republished,
+    underTwoIds,
     lost,
+    lostContexts,
     rejected: run.rejected,
     rejectedByCode,
     redrives: run.redrives,
@@ -641,11 +654,15 @@ export function formatReport(report: SoakReport): string[] {
     `sent                 ${n(report.sent.contexts)} contexts + ${n(report.sent.badInputs)} bad inputs, as ${n(report.sent.deliveries)} deliveries (${n(report.sent.queueBatches)} Service Bus batches, ${n(report.sent.webhookPosts)} webhook posts)`,
     `published            ${n(report.published)}`,
     `duplicates published ${n(report.duplicatesPublished)} (a context under a second event id)`,
+    ...report.underTwoIds
+      .slice(0, 5)
+      .map((row) => `  e.g. context ${row.operationId}: events ${row.eventIds.join(', ')}`),
     `republished          ${n(report.republishes)} (the same event id again: the window between Event Grid accepting and the job being marked)`,
     ...report.republished
       .slice(0, 5)
       .map((row) => `  e.g. context ${row.operationId}: event ${row.eventId} accepted ×${row.accepted}`),
     `lost                 ${n(report.lost)}`,
+    ...report.lostContexts.slice(0, 5).map((operationId) => `  e.g. context ${operationId}`),
     `delivered            ${n(s.delivered)} of the published events to the subscriber (${n(s.received)} posts); undelivered ${n(s.undelivered)}, duplicates ${n(s.duplicateDeliveries)} (an event under a second delivery id), repeats ${n(s.repeats)} (the same delivery id again)`,
     `rejected             ${n(report.rejected.length)} (bad inputs sent on purpose: ${n(report.sent.badInputs)})`,
     ...report.rejectedByCode.map(
