@@ -1,5 +1,6 @@
 import { Agent, createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { closeServer } from '../helpers/ports.js';
 
 /**
  * What the proxy does with one request:
@@ -123,11 +124,7 @@ export async function startStorageProxy(options: {
     origin: `http://127.0.0.1:${port}`,
     stats,
     async stop() {
-      for (const timer of timers) clearTimeout(timer);
-      timers.clear();
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      server.closeAllConnections();
-      await closed;
+      await closeServer(server, timers);
       agent.destroy();
     },
   };

@@ -3,6 +3,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import pLimit from 'p-limit';
 import type { ReceivedCloudEvent } from '../helpers/eventGridReceiver.js';
+import { closeServer } from '../helpers/ports.js';
 
 /** One POST the subscriber received and answered 200, with the headers the README's delivery table names. */
 export interface ReceivedDelivery {
@@ -57,11 +58,7 @@ export async function startSubscriber(secret: string): Promise<Subscriber> {
   return {
     callbackUrl: `http://127.0.0.1:${port}/hook`,
     deliveries,
-    async stop() {
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      server.closeAllConnections();
-      await closed;
-    },
+    stop: () => closeServer(server),
   };
 }
 
