@@ -58,7 +58,7 @@ export const DEFAULTS: SoakOptions = {
  * creation was carried out but answered with a fault, stays `received` until its lease runs out; the app's 300 s would
  * outlast the re-drives, so the soak shortens it as it shortens every other wait.
  */
-export const SOAK_LEASE_SECONDS = 5;
+export const SOAK_LEASE_SECONDS = 10;
 /** How long a storage `timeout` fault holds a request (Azure Storage's server timeout, 30 s, shortened). */
 export const STORAGE_TIMEOUT_MS = 2_000;
 

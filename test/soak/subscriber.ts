@@ -127,7 +127,10 @@ export class EventGridPush {
   }
 }
 
-/** 100 ms, 200 ms, 400 ms, … capped at 2 s: quicker than Service Bus, Dataverse or Event Grid would, to keep runs short. */
+/**
+ * 100 ms, 200 ms, 400 ms, … capped at 3 s: quicker than Service Bus, Dataverse or Event Grid would, to keep runs short,
+ * yet 10 attempts (about 15 s) outlast a restart and the soak's lease.
+ */
 export function backoff(attempt: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, Math.min(2_000, 100 * 2 ** (attempt - 1))));
+  return new Promise((resolve) => setTimeout(resolve, Math.min(3_000, 100 * 2 ** (attempt - 1))));
 }
