@@ -23,7 +23,8 @@ Options:
                      OperationTimedOut) or reset (default ${DEFAULTS.storageFaultRate}; 0 turns storage faults off)
   --crashes N        times the host is killed with SIGKILL at seeded points of the sending, then restarted
                      (default ${DEFAULTS.crashes}; 0 for none)
-  --crash-every S    also kill it every S seconds on average (0.5 to 1.5 × S, seeded) while sending (default off)
+  --crash-every S    also kill it every S seconds on average (0.5 to 1.5 × S, seeded) while sending (default off);
+                     keep S well above the soak's 10 s lease plus a restart, or messages run out of deliveries
   --bad N            bad inputs mixed in on purpose (default ${DEFAULTS.bad})
   --batch N          messages per Service Bus invocation (default ${DEFAULTS.batchSize})
   --concurrency N    invocations / webhook posts in flight per path (default ${DEFAULTS.concurrency})
