@@ -8,7 +8,7 @@ export const SLOW_TESTS = [
   'test/soak/**/*.test.ts',
   'test/fuzz/**/*.test.ts',
   'test/dataverse/fuzz.test.ts',
-  // Every benchmark self-test but ignoreFile, which checks the repository's .funcignore (what azd deploys).
+  // Every benchmark self-test but ignoreFile, which is quick (how azd reads a .funcignore) and stays in the fast tier.
   'test/bench/!(ignoreFile).test.ts',
 ];
 

@@ -473,11 +473,11 @@ describe('dataverse-bridge register: the Send rule key from Azure (ARM listKeys)
     SERVICEBUS_NAMESPACE: 'contoso-bridge',
   };
 
-  async function registerWithArm(env: Record<string, string>) {
+  async function registerWithArm(env: Record<string, string>, config: string = file(SAMPLE)) {
     let stdout = '';
     let stderr = '';
     const code = await runRegister(
-      { config: file(SAMPLE), settings: settingsFile },
+      { config, settings: settingsFile },
       { write: (s: string) => (stdout += s) },
       { write: (s: string) => (stderr += s) },
       { DATAVERSE_URL: dataverse.url, AZURE_FUNCTIONS_ENVIRONMENT: 'Development', ...env },
@@ -525,6 +525,80 @@ describe('dataverse-bridge register: the Send rule key from Azure (ARM listKeys)
       'registration.json:7: cannot read the key of rule "dataverse-send" of queue "dataverse" in contoso-bridge from Azure (AuthorizationFailed): your account needs the listKeys right on it',
     );
     expect(writes()).toEqual([]);
+  });
+
+  describe('a webhook endpoint: the dataverseWebhook function key (Web Apps - List Function Keys)', () => {
+    const FUNCTION_KEY = 'ZnVuY3Rpb24ta2V5LWZyb20tYXJtLTAwMDI';
+    const url = 'https://func-bridge.azurewebsites.net/api/dataverse/webhook';
+    const webhookFile = () =>
+      file({
+        endpoint: { name: 'Bridge webhook from Azure', transport: 'webhook', url },
+        steps: [{ table: 'contact', message: 'Create' }],
+      });
+    const webhookEnv = {
+      ...azdEnv,
+      DATAVERSE_WEBHOOK_KEY: '',
+      AZURE_FUNCTION_APP_NAME: 'func-bridge',
+      DATAVERSE_WEBHOOK_URL: url,
+    };
+
+    it("reads the function's default key with the user credential, and never prints it", async () => {
+      calls.length = 0;
+      // A StringDictionary, as the operation answers it.
+      answer = {
+        status: 200,
+        body: {
+          id: '/subscriptions/…/functions/dataverseWebhook',
+          name: 'dataverseWebhook',
+          properties: { default: FUNCTION_KEY },
+        },
+      };
+      const result = await registerWithArm(webhookEnv, webhookFile());
+      expect(result.stderr).toBe('');
+      expect(result.code).toBe(0);
+      expect(calls).toEqual([
+        {
+          method: 'POST',
+          url: '/subscriptions/00000000-1111-2222-3333-444444444444/resourceGroups/rg-bridge/providers/Microsoft.Web/sites/func-bridge/functions/dataverseWebhook/listkeys?api-version=2024-04-01',
+          authorization: 'Bearer user-arm-token',
+        },
+      ]);
+      const endpoint = (await rows('serviceendpoint')).find((row) => row.name === 'Bridge webhook from Azure');
+      expect(endpoint).toMatchObject({ contract: 8, authtype: 4, url });
+      expect(dataverse.row('serviceendpoint', endpoint?.serviceendpointid as string)?.authvalue).toBe(FUNCTION_KEY);
+      expect(result.stdout + result.stderr).not.toContain(FUNCTION_KEY);
+    });
+
+    it('does not ask Azure when the environment names another webhook URL, and asks for DATAVERSE_WEBHOOK_KEY', async () => {
+      calls.length = 0;
+      const result = await registerWithArm(
+        { ...webhookEnv, DATAVERSE_WEBHOOK_URL: 'https://other.azurewebsites.net/api/dataverse/webhook' },
+        file({
+          endpoint: { name: 'Another webhook', transport: 'webhook', url },
+          steps: [{ table: 'contact', message: 'Create' }],
+        }),
+      );
+      expect(result.code).toBe(2);
+      expect(calls).toEqual([]);
+      expect(result.stderr).toContain('set DATAVERSE_WEBHOOK_KEY');
+    });
+
+    it('says what to do when Azure refuses, naming the url line, and writes nothing', async () => {
+      answer = { status: 403, body: { error: { code: 'AuthorizationFailed', message: 'no' } } };
+      const before = writes().length;
+      const result = await registerWithArm(
+        webhookEnv,
+        file({
+          endpoint: { name: 'A third webhook', transport: 'webhook', url },
+          steps: [{ table: 'contact', message: 'Create' }],
+        }),
+      );
+      expect(result.code).toBe(2);
+      expect(result.stderr).toMatch(
+        /:\d+: cannot read the key of function dataverseWebhook in func-bridge from Azure \(AuthorizationFailed\): your account needs the listKeys right on it .*, or set DATAVERSE_WEBHOOK_KEY/,
+      );
+      expect(writes()).toHaveLength(before);
+    });
   });
 
   it('does not ask Azure when the environment names another namespace', async () => {

@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { EVENT_GRID_LIMITS } from '../../shared/events/types.js';
+import { closeServer } from './ports.js';
 
 /**
  * What the receiver does with one request, chosen by its index (0 for the first request it receives):
@@ -134,13 +135,7 @@ export async function startEventGridReceiver(options: {
     setFault(next) {
       fault = next;
     },
-    async stop() {
-      for (const timer of timers) clearTimeout(timer);
-      timers.clear();
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      server.closeAllConnections();
-      await closed;
-    },
+    stop: () => closeServer(server, timers),
   };
 }
 

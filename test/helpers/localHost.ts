@@ -38,8 +38,11 @@ export interface RunningHost {
   output(): string;
   /** Sends SIGINT (Ctrl+C) and resolves with the exit code. */
   stop(): Promise<number | null>;
-  /** Sends `signal` and resolves with the exit code (null) and signal once the process has exited. */
-  kill(signal: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /**
+   * Sends `signal` (SIGKILL unless told: a crash, nothing is flushed or closed) and resolves with the exit code (null)
+   * and signal once the process has exited.
+   */
+  kill(signal?: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   /** fetch() against the host, with the key unless `key: null`. */
   request(path: string, init?: RequestInit & { key?: string | null }): Promise<Response>;
 }
@@ -85,7 +88,7 @@ export async function startLocalHost(
       await rm(dir, { recursive: true, force: true });
       return code;
     },
-    async kill(signal) {
+    async kill(signal = 'SIGKILL') {
       child.kill(signal);
       const result = await ended;
       await rm(dir, { recursive: true, force: true });

@@ -6,20 +6,31 @@ import { DEFAULTS, formatReport, runSoak, type SoakOptions } from './soak.js';
 
 const HELP = `Usage: npm run soak [-- --count N] [options]
 
-Runs the local host (npm start's build, on its embedded Azurite) against a local Event Grid receiver that fails a
-share of requests, and sends every context more than once, shuffled, through Service Bus batches (the admin invoke)
-and the Dataverse webhook at the same time, re-driving failed invocations as Service Bus and Dataverse would. Then
-reports what Event Grid accepted per context. Exits 1 if anything was lost or duplicated (or a bad input was not
-rejected with its documented reason), 2 on a bad option.
+Runs the local host (npm start's build) on an Azurite of its own behind a proxy that fails a share of storage
+requests, against a local Event Grid receiver that fails a share of requests and pushes what it accepts to
+deliverSubscriptions (which calls a local subscriber), and kills the host (SIGKILL) at random moments, restarting it
+on the same storage. Sends every context more than once, shuffled, through Service Bus batches (the admin invoke) and
+the Dataverse webhook at the same time, re-driving failed or unanswered invocations as Service Bus and Dataverse
+would. Then reports, per context, what Event Grid accepted and what the subscriber received. Exits 1 if anything was
+lost or duplicated (or a bad input was not rejected with its documented reason, or the host answered 500), 2 on a
+bad option.
 
 Options:
   --count N          valid contexts to send (default ${DEFAULTS.count.toLocaleString('en-US')})
   --fault-rate R     share of Event Grid requests answered 500, 429, dropped or slow (default ${DEFAULTS.faultRate})
+  --storage-fault-rate R
+                     share of storage requests (Tables, Blobs) answered 500, 503, timed out (held, then 500
+                     OperationTimedOut) or reset (default ${DEFAULTS.storageFaultRate}; 0 turns storage faults off)
+  --crashes N        times the host is killed with SIGKILL at seeded points of the sending, then restarted
+                     (default ${DEFAULTS.crashes}; 0 for none)
+  --crash-every S    also kill it every S seconds on average (0.5 to 1.5 × S, seeded) while sending (default off);
+                     keep S well above the soak's 10 s lease plus a restart, or messages run out of deliveries
   --bad N            bad inputs mixed in on purpose (default ${DEFAULTS.bad})
   --batch N          messages per Service Bus invocation (default ${DEFAULTS.batchSize})
   --concurrency N    invocations / webhook posts in flight per path (default ${DEFAULTS.concurrency})
   --webhook-share R  share of contexts sent through the webhook (default ${DEFAULTS.webhookShare})
-  --seed N           seeds the workload, the shuffle and the faults (default ${DEFAULTS.seed})
+  --seed N           seeds the workload, the shuffle, the faults and the crashes (default ${DEFAULTS.seed})
+  --host-log FILE    write the local host's output (every process, crashes marked) to FILE
   --json             print the report as JSON on stdout (progress stays on stderr)
   -h, --help         show this help`;
 
@@ -49,11 +60,15 @@ function parse(): { help: boolean; json: boolean; options: Omit<SoakOptions, 'pr
     options: {
       count: { type: 'string' },
       'fault-rate': { type: 'string' },
+      'storage-fault-rate': { type: 'string' },
+      crashes: { type: 'string' },
+      'crash-every': { type: 'string' },
       bad: { type: 'string' },
       batch: { type: 'string' },
       concurrency: { type: 'string' },
       'webhook-share': { type: 'string' },
       seed: { type: 'string' },
+      'host-log': { type: 'string' },
       json: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -66,11 +81,15 @@ function parse(): { help: boolean; json: boolean; options: Omit<SoakOptions, 'pr
       ...defaults,
       count: integer(values.count, '--count', defaults.count, 1),
       faultRate: share(values['fault-rate'], '--fault-rate', defaults.faultRate),
+      storageFaultRate: share(values['storage-fault-rate'], '--storage-fault-rate', defaults.storageFaultRate),
+      crashes: integer(values.crashes, '--crashes', defaults.crashes, 0),
+      crashEverySeconds: positive(values['crash-every'], '--crash-every', defaults.crashEverySeconds),
       bad: integer(values.bad, '--bad', defaults.bad, 0),
       batchSize: integer(values.batch, '--batch', defaults.batchSize, 1),
       concurrency: integer(values.concurrency, '--concurrency', defaults.concurrency, 1),
       webhookShare: share(values['webhook-share'], '--webhook-share', defaults.webhookShare),
       seed: integer(values.seed, '--seed', defaults.seed, 0),
+      ...(values['host-log'] ? { hostLog: values['host-log'] } : {}),
     },
   };
 }
@@ -80,6 +99,14 @@ function integer(text: string | undefined, name: string, fallback: number, minim
   const value = Number(text);
   if (!Number.isInteger(value) || value < minimum)
     throw new Error(`${name} must be an integer ≥ ${minimum}, got "${text}".`);
+  return value;
+}
+
+function positive(text: string | undefined, name: string, fallback: number): number {
+  if (text === undefined) return fallback;
+  const value = Number(text);
+  if (!(text.trim() !== '' && Number.isFinite(value) && value > 0))
+    throw new Error(`${name} must be a number of seconds > 0, got "${text}".`);
   return value;
 }
 

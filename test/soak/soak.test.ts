@@ -4,26 +4,38 @@ import { describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../helpers/localHost.js';
 import { seededRandom } from '../helpers/pipeline.js';
 import { DEFAULTS, formatReport, judge, type Observed, percentile, runSoak } from './soak.js';
+import type { ReceivedDelivery } from './subscriber.js';
 import { buildItems, plan, type SoakItem } from './workload.js';
 
-describe('npm run soak, small: the local host under duplicates, reordering and Event Grid faults', () => {
-  it('publishes every context exactly once and rejects only the bad inputs, each with its reason', async () => {
+describe('npm run soak, small: every fault class at once', () => {
+  it('publishes and delivers every context under one event id, through Event Grid and storage faults and crashes', async () => {
     const report = await runSoak({
       ...DEFAULTS,
-      count: 120,
+      count: 200,
       bad: 6,
       faultRate: 0.3,
+      storageFaultRate: 0.1,
+      crashes: 2,
       batchSize: 16,
       concurrency: 4,
       seed: 7,
     });
     expect(report.failures).toEqual([]);
     expect(report.ok).toBe(true);
-    expect(report.published).toBe(120);
+    expect(report.published).toBe(200);
     expect(report.lost).toBe(0);
     expect(report.duplicatesPublished).toBe(0);
     expect(report.eventGrid.unexpectedEvents).toBe(0);
     expect(report.eventGrid.violations).toEqual([]);
+    // Every published event reached the subscriber, each under one delivery id, signed with its secret.
+    expect(report.subscriber.delivered).toBe(200);
+    expect(report.subscriber.undelivered).toBe(0);
+    expect(report.subscriber.duplicateDeliveries).toBe(0);
+    expect(report.subscriber.badSignatures).toBe(0);
+    // Every fault class was injected: storage faults of each kind, and the host was killed and came back.
+    expect(Object.keys(report.storage.faults).sort()).toEqual(['500', '503', 'reset', 'timeout']);
+    expect(report.crashes.count).toBe(2);
+    expect(report.redrives.unanswered).toBeGreaterThan(0);
     // One bad input of each kind: the codes are the README's "Bad input" table.
     expect(report.rejectedByCode).toEqual([
       { code: 'EmptyBody', expected: 1, recorded: 1 },
@@ -41,7 +53,7 @@ describe('npm run soak, small: the local host under duplicates, reordering and E
     expect(report.hostErrors).toEqual([]);
     expect(report.latencyMs.p50).toBeLessThanOrEqual(report.latencyMs.p99);
     expect(formatReport(report).at(-1)).toBe('OK: nothing lost, nothing duplicated.');
-  }, 180_000);
+  }, 300_000);
 });
 
 describe('the soak workload', () => {
@@ -100,16 +112,23 @@ describe('judging a soak run', () => {
       [bad, 20],
     ]),
     problems: [],
-    redrives: { queueBatches: 0, webhookPosts: 0, deadLettered: 0 },
+    redrives: { queueBatches: 0, webhookPosts: 0, deadLettered: 0, unanswered: 0 },
     eventGrid: { requests: 2, faults: {}, violations: [] },
+    storage: { requests: 0, faults: {} },
+    crashes: { count: 0, downSeconds: 0 },
     firstAccepted: new Map([
       ['op-a', 100],
       ['op-b', 50],
     ]),
-    acceptedCount: new Map([
-      ['op-a', 1],
-      ['op-b', 1],
+    accepted: new Map([
+      ['op-a', new Map([['ev-a', 1]])],
+      ['op-b', new Map([['ev-b', 1]])],
     ]),
+    subscriber: {
+      subscriptionId: 'sub',
+      deliveries: [delivery('ev-a', 'op-a'), delivery('ev-b', 'op-b')],
+      pushes: { invocations: 2, retries: 0, givenUp: 0 },
+    },
     rejected: [
       {
         jobId: 'j',
@@ -133,30 +152,98 @@ describe('judging a soak run', () => {
     expect(report.throughput).toBe(1);
   });
 
-  it('fails on a duplicate, a loss, an event nobody sent, a wrong rejection and a 500 in the host log', () => {
+  it('fails on a context under two event ids, a loss, an event nobody sent, a wrong rejection and a 500', () => {
     const report = judge(
       observed({
-        acceptedCount: new Map([
-          ['op-a', 2],
-          ['op-x', 1],
+        accepted: new Map([
+          [
+            'op-a',
+            new Map([
+              ['ev-a', 1],
+              ['ev-a2', 1],
+            ]),
+          ],
+          ['op-x', new Map([['ev-x', 1]])],
         ]),
         firstAccepted: new Map([['op-a', 100]]),
+        subscriber: {
+          subscriptionId: 'sub',
+          deliveries: [delivery('ev-a', 'op-a'), delivery('ev-a2', 'op-a')],
+          pushes: { invocations: 2, retries: 0, givenUp: 0 },
+        },
         rejected: [],
         hostOutput: 'POST /api/jobs 500 3 ms\n',
       }),
     );
     expect(report.ok).toBe(false);
     expect(report.lost).toBe(1);
+    expect(report.lostContexts).toEqual(['op-b']);
     expect(report.duplicatesPublished).toBe(1);
+    expect(report.underTwoIds).toEqual([{ operationId: 'op-a', eventIds: ['ev-a', 'ev-a2'] }]);
+    expect(formatReport(report)).toContain('  e.g. context op-a: events ev-a, ev-a2');
     expect(report.failures).toEqual([
       '1 context(s) lost: never published',
-      '1 duplicate event(s) published',
+      '1 duplicate event(s) published: a context under a second event id',
       '1 event(s) published that were never sent',
       '0 job(s) rejected with EmptyBody, expected 1',
       'the bytes of a bad input (empty body) were not kept',
       '1 failure(s) in the host output',
     ]);
     expect(formatReport(report).at(-1)).toContain('FAILED:');
+  });
+
+  it('counts republishes of the same event id and repeated deliveries apart, as the window crashes open', () => {
+    const run = observed({
+      options: { ...DEFAULTS, storageFaultRate: 0, crashes: 0 },
+      accepted: new Map([
+        ['op-a', new Map([['ev-a', 3]])],
+        ['op-b', new Map([['ev-b', 1]])],
+      ]),
+      subscriber: {
+        subscriptionId: 'sub',
+        deliveries: [delivery('ev-a', 'op-a'), delivery('ev-a', 'op-a'), delivery('ev-b', 'op-b')],
+        pushes: { invocations: 4, retries: 0, givenUp: 0 },
+      },
+    });
+    const crashed = judge({ ...run, crashes: { count: 1, downSeconds: 1 } });
+    expect(crashed.failures).toEqual([]);
+    expect(crashed.republishes).toBe(2);
+    expect(crashed.republished).toEqual([{ operationId: 'op-a', eventId: 'ev-a', accepted: 3 }]);
+    expect(crashed.subscriber).toMatchObject({ received: 3, delivered: 2, repeats: 1, duplicateDeliveries: 0 });
+    expect(formatReport(crashed)).toContain('  e.g. context op-a: event ev-a accepted ×3');
+    // With no crash and no storage fault, nothing can open that window.
+    expect(judge(run).failures).toEqual([
+      '2 republish(es) of an event id with no crash or storage fault to explain them',
+      '1 repeated delivery(ies) with no crash or storage fault to explain them',
+    ]);
+  });
+
+  it('fails when the subscriber misses an event, gets one under two delivery ids, a bad signature or a stray one', () => {
+    const report = judge(
+      observed({
+        subscriber: {
+          subscriptionId: 'sub',
+          deliveries: [
+            delivery('ev-a', 'op-a'),
+            delivery('ev-a', 'op-a', { deliveryId: 'd-other' }),
+            delivery('ev-z', 'op-z', { deliveryId: 'd-other', signatureOk: false }),
+          ],
+          pushes: { invocations: 3, retries: 0, givenUp: 0 },
+        },
+      }),
+    );
+    expect(report.subscriber).toMatchObject({
+      undelivered: 1,
+      duplicateDeliveries: 2,
+      badSignatures: 1,
+      unexpected: 1,
+    });
+    expect(report.failures).toEqual([
+      '1 published event(s) never delivered to the subscriber',
+      '2 duplicate delivery(ies): an event under two delivery ids',
+      '1 delivery(ies) with a wrong signature',
+      '1 delivery(ies) of events Event Grid never accepted',
+    ]);
   });
 
   it('takes nearest-rank percentiles', () => {
@@ -184,14 +271,26 @@ describe('npm run soak: the command line', () => {
     expect(result.status).toBe(0);
     expect(result.stdout).toContain('Usage: npm run soak [-- --count N]');
     expect(result.stdout).toContain('--fault-rate R');
+    expect(result.stdout).toContain('--storage-fault-rate R');
+    expect(result.stdout).toContain('--crashes N');
+    expect(result.stdout).toContain('--crash-every S');
   });
 
   it('exits 2 and names the option on a bad value', () => {
     const result = soak(['--count', 'many']);
     expect(result.status).toBe(2);
     expect(result.stderr).toContain('--count must be an integer ≥ 1, got "many".');
+    expect(soak(['--storage-fault-rate', '2']).stderr).toContain(
+      '--storage-fault-rate must be between 0 and 1, got "2".',
+    );
+    expect(soak(['--crashes', '1.5']).stderr).toContain('--crashes must be an integer ≥ 0, got "1.5".');
+    expect(soak(['--crash-every', '0']).stderr).toContain('--crash-every must be a number of seconds > 0, got "0".');
   });
 });
+
+function delivery(eventId: string, operationId: string, overrides: Partial<ReceivedDelivery> = {}): ReceivedDelivery {
+  return { deliveryId: `d-${eventId}`, eventId, subscriptionId: 'sub', operationId, signatureOk: true, ...overrides };
+}
 
 function item(index: number, operationId: string): SoakItem {
   return {

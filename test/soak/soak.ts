@@ -1,9 +1,13 @@
 import { createHash, randomUUID } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
 import pLimit from 'p-limit';
 import type { AdminInvokeRequest, AdminMessage } from '../../tools/localhost/server.js';
+import { type Azurite, startAzurite } from '../helpers/azurite.js';
 import { type Fault, type ReceivedCloudEvent, startEventGridReceiver } from '../helpers/eventGridReceiver.js';
-import { type RunningHost, startLocalHost } from '../helpers/localHost.js';
 import { ORGANIZATION_PROPERTY, seededRandom } from '../helpers/pipeline.js';
+import { type CrashingHost, startCrashingHost } from './crashingHost.js';
+import { STORAGE_FAULTS, type StorageFault, type StorageProxy, startStorageProxy } from './storageProxy.js';
+import { backoff, EventGridPush, type ReceivedDelivery, type Subscriber, startSubscriber } from './subscriber.js';
 import { buildItems, type Delivery, plan, type SoakItem } from './workload.js';
 
 export interface SoakOptions {
@@ -23,6 +27,14 @@ export interface SoakOptions {
   bad: number;
   /** Deliveries of a Service Bus batch (and posts of a webhook message) before it is dead-lettered (given up). */
   maxDeliveryCount: number;
+  /** Share of storage requests (Tables, Blobs) the proxy in front of Azurite fails: 500, 503, timeout, reset. */
+  storageFaultRate: number;
+  /** Times the local host is killed (SIGKILL) and restarted, at seeded random points of the sending. */
+  crashes: number;
+  /** Also kill it every this many seconds on average (seeded, 0.5 to 1.5 times it) while sending; 0: not on a clock. */
+  crashEverySeconds: number;
+  /** A file to write the local host's output to (every process, crashes marked), to look into a failure. */
+  hostLog?: string;
   progress: (line: string) => void;
 }
 
@@ -35,8 +47,20 @@ export const DEFAULTS: SoakOptions = {
   webhookShare: 0.5,
   bad: 12,
   maxDeliveryCount: 10,
+  storageFaultRate: 0.05,
+  crashes: 5,
+  crashEverySeconds: 0,
   progress: () => {},
 };
+
+/**
+ * `BRIDGE_LEASE_SECONDS` when storage faults or crashes are injected. A job a killed process had claimed, or whose
+ * creation was carried out but answered with a fault, stays `received` until its lease runs out; the app's 300 s would
+ * outlast the re-drives, so the soak shortens it as it shortens every other wait.
+ */
+export const SOAK_LEASE_SECONDS = 10;
+/** How long a storage `timeout` fault holds a request (Azure Storage's server timeout, 30 s, shortened). */
+export const STORAGE_TIMEOUT_MS = 2_000;
 
 export interface SoakReport {
   ok: boolean;
@@ -46,16 +70,32 @@ export interface SoakReport {
   sent: { contexts: number; badInputs: number; deliveries: number; queueBatches: number; webhookPosts: number };
   /** Valid contexts with at least one event accepted by Event Grid. */
   published: number;
-  /** Events accepted for a context beyond its first: must be 0. */
+  /** Event ids accepted for a context beyond its first (the same context under two event ids): must be 0. */
   duplicatesPublished: number;
+  /**
+   * The same event id accepted again for a context: the documented window (the process died, or the status write
+   * failed, between Event Grid accepting the event and the job being marked published; or a lease ran out meanwhile).
+   * Not a failure when storage faults or crashes were injected; with neither, nothing can open the window: must be 0.
+   */
+  republishes: number;
+  /** The contexts republished, by the OperationId the soak gave them. */
+  republished: { operationId: string; eventId: string; accepted: number }[];
+  /** The contexts published under more than one event id, with those ids. */
+  underTwoIds: { operationId: string; eventIds: string[] }[];
   /** Valid contexts never published: must be 0. */
   lost: number;
+  /** The OperationIds of the contexts lost. */
+  lostContexts: string[];
   /** Rejected jobs, as the app recorded them (GET /api/jobs?status=rejected). */
   rejected: { jobId: string; source: string; code: string; message: string; rawSha256?: string }[];
   /** Bad inputs by the code the README documents for them, against the rejected jobs by code. */
   rejectedByCode: { code: string; expected: number; recorded: number }[];
-  redrives: { queueBatches: number; webhookPosts: number; deadLettered: number };
+  /** Invocations and posts re-driven (after a 500, a 503 or no answer), and messages given up after the last. */
+  redrives: { queueBatches: number; webhookPosts: number; deadLettered: number; unanswered: number };
   eventGrid: { requests: number; faults: Record<string, number>; violations: string[]; unexpectedEvents: number };
+  storage: { requests: number; faults: Record<string, number> };
+  crashes: { count: number; downSeconds: number };
+  subscriber: SubscriberReport;
   seconds: number;
   throughput: number;
   latencyMs: { p50: number; p99: number; max: number };
@@ -63,22 +103,47 @@ export interface SoakReport {
   hostErrors: string[];
 }
 
+/** What the subscriber received, against what Event Grid accepted. */
+export interface SubscriberReport {
+  /** POSTs received (every one answered 200). */
+  received: number;
+  /** Distinct (event, subscription) pairs received. */
+  delivered: number;
+  /** Posts of a pair beyond its first, under the same delivery id: the documented window, like republishes. */
+  repeats: number;
+  /** Events Event Grid accepted that never reached the subscriber: must be 0. */
+  undelivered: number;
+  /** Pairs received under two delivery ids, or delivery ids shared by two pairs: must be 0. */
+  duplicateDeliveries: number;
+  badSignatures: number;
+  /** Deliveries of events Event Grid never accepted: must be 0. */
+  unexpected: number;
+  /** Event Grid's pushes to `deliverSubscriptions`: invocations, re-tries, events given up. */
+  pushes: { invocations: number; retries: number; givenUp: number };
+}
+
 const TOPIC_KEY = `soak-${randomUUID()}`;
+const SUBSCRIPTION_SECRET = `soak-secret-${randomUUID()}`;
 const FAULTS: Fault[] = [500, 429, 'drop', { delayMs: 400 }];
 
 /**
- * The soak: the local host (`npm start`'s compiled entry point, on its embedded Azurite) publishing to a local Event
- * Grid receiver that fails a share of requests; every context sent more than once, shuffled, through Service Bus
- * batches (the admin invoke) and the webhook at once; failed invocations re-driven the way Service Bus and Dataverse
- * do. Counts what Event Grid accepted per context, independently of the app's own ids.
+ * The soak: the local host (`npm start`'s compiled entry point) on an Azurite of the soak's own, behind a proxy that
+ * fails a share of storage requests, publishing to a local Event Grid receiver that fails a share of requests and
+ * pushes what it accepts to `deliverSubscriptions`, which calls a local subscriber; every context sent more than once,
+ * shuffled, through Service Bus batches (the admin invoke) and the webhook at once; failed or unanswered invocations
+ * re-driven the way Service Bus and Dataverse do; the host killed and restarted at random moments. Counts what Event
+ * Grid accepted and what the subscriber received per context, independently of the app's own ids.
  */
 export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   const { progress, ...settings } = options;
   const random = seededRandom(options.seed);
   const faultRandom = seededRandom(options.seed + 1);
+  const storageRandom = seededRandom(options.seed + 2);
+  const crashRandom = seededRandom(options.seed + 3);
   const faults: Record<string, number> = {};
   const firstAccepted = new Map<string, number>();
-  const acceptedCount = new Map<string, number>();
+  const accepted = new Map<string, Map<string, number>>();
+  let push: EventGridPush | undefined;
   const receiver = await startEventGridReceiver({
     key: TOPIC_KEY,
     fault: () => {
@@ -90,15 +155,53 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     },
     onAccepted: (events) => {
       const now = performance.now();
-      for (const operationId of events.map(operationIdOf)) {
-        acceptedCount.set(operationId, (acceptedCount.get(operationId) ?? 0) + 1);
+      for (const event of events) {
+        const operationId = operationIdOf(event);
+        const ids = accepted.get(operationId) ?? new Map<string, number>();
+        ids.set(event.id, (ids.get(event.id) ?? 0) + 1);
+        accepted.set(operationId, ids);
         if (!firstAccepted.has(operationId)) firstAccepted.set(operationId, now);
       }
+      // Event Grid pushes every accepted event to the subscriptions on the topic.
+      push?.push(events);
     },
   });
-  let host: RunningHost | undefined;
+  // Off while the soak sets up (the subscription) and reads the results back: only the run itself is faulty.
+  let storageFaultRate = 0;
+  const decide = (): StorageFault =>
+    storageRandom() < storageFaultRate
+      ? (STORAGE_FAULTS[Math.floor(storageRandom() * STORAGE_FAULTS.length)] as StorageFault)
+      : 'ok';
+  let azurite: Azurite | undefined;
+  const proxies: StorageProxy[] = [];
+  let subscriber: Subscriber | undefined;
+  let host: CrashingHost | undefined;
   try {
-    host = await startLocalHost({ EVENTGRID_TOPIC_ENDPOINT: receiver.endpoint, EVENTGRID_TOPIC_KEY: TOPIC_KEY });
+    // Outside the host's process, so storage outlives its crashes.
+    azurite = await startAzurite();
+    for (const [service, endpoint] of [
+      ['table', azurite.tableEndpoint],
+      ['blob', azurite.blobEndpoint],
+    ] as const) {
+      proxies.push(
+        await startStorageProxy({ service, target: new URL(endpoint).origin, decide, timeoutMs: STORAGE_TIMEOUT_MS }),
+      );
+    }
+    const [tables, blobs] = proxies as [StorageProxy, StorageProxy];
+    const connectionString = azurite.connectionString
+      .replace(/TableEndpoint=[^;]+/, `TableEndpoint=${tables.origin}/devstoreaccount1`)
+      .replace(/BlobEndpoint=[^;]+/, `BlobEndpoint=${blobs.origin}/devstoreaccount1`);
+    const faulty = options.storageFaultRate > 0 || options.crashes > 0 || options.crashEverySeconds > 0;
+    host = await startCrashingHost({
+      AzureWebJobsStorage: connectionString,
+      EVENTGRID_TOPIC_ENDPOINT: receiver.endpoint,
+      EVENTGRID_TOPIC_KEY: TOPIC_KEY,
+      ...(faulty ? { BRIDGE_LEASE_SECONDS: String(SOAK_LEASE_SECONDS) } : {}),
+    });
+    subscriber = await startSubscriber(SUBSCRIPTION_SECRET);
+    const subscriptionId = await subscribe(host, subscriber.callbackUrl);
+    push = new EventGridPush(host.request, options.concurrency);
+
     const items = buildItems({ ...options, random });
     const deliveries = plan(items, random);
     const queue = deliveries.filter((d) => d.item.path === 'queue');
@@ -109,27 +212,68 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     const contexts = items.filter((item) => item.operationId !== undefined).length;
     progress(
       `soak: ${contexts.toLocaleString('en-US')} contexts + ${items.length - contexts} bad inputs as ${deliveries.length.toLocaleString('en-US')} deliveries ` +
-        `(${batches.length} Service Bus batches, ${webhook.length} webhook posts), ${Math.round(options.faultRate * 100)}% of Event Grid requests faulty, seed ${options.seed}`,
+        `(${batches.length} Service Bus batches, ${webhook.length} webhook posts); faulty: ${Math.round(options.faultRate * 100)}% of Event Grid requests, ` +
+        `${Math.round(options.storageFaultRate * 100)}% of storage requests, ${options.crashes} crash(es)` +
+        `${options.crashEverySeconds > 0 ? ` + one every ~${options.crashEverySeconds} s` : ''}; seed ${options.seed}`,
     );
 
-    const driver = new Driver(host, options);
+    // Crashes at seeded points of the sending (after the n-th delivery went out), and on a seeded clock.
+    const crashPoints = Array.from({ length: options.crashes }, () =>
+      Math.floor(deliveries.length * (0.05 + 0.9 * crashRandom())),
+    ).sort((a, b) => a - b);
+    const crashing: Promise<void>[] = [];
+    const crash = (why: string) => {
+      progress(`  SIGKILL the local host (${why}); restarting it on the same storage`);
+      crashing.push(host?.crash() ?? Promise.resolve());
+    };
+    const driver = new Driver(host, options, (sent) => {
+      while (crashPoints.length > 0 && sent >= (crashPoints[0] as number)) {
+        crashPoints.shift();
+        crash(`after ${sent.toLocaleString('en-US')} deliveries`);
+      }
+    });
+    let sending = true;
+    let clock: NodeJS.Timeout | undefined;
+    const tick = () => {
+      clock = setTimeout(
+        () => {
+          if (!sending) return;
+          crash(`every ~${options.crashEverySeconds} s`);
+          tick();
+        },
+        options.crashEverySeconds * 1000 * (0.5 + crashRandom()),
+      );
+    };
+    if (options.crashEverySeconds > 0) tick();
+
+    storageFaultRate = options.storageFaultRate;
     const started = performance.now();
     const ticker = setInterval(
       () =>
         progress(
           `  ${driver.sent.toLocaleString('en-US')}/${deliveries.length.toLocaleString('en-US')} delivered · ` +
             `${firstAccepted.size.toLocaleString('en-US')}/${contexts.toLocaleString('en-US')} published · ` +
-            `${receiver.requests.length.toLocaleString('en-US')} Event Grid requests · ${driver.redrives.queueBatches + driver.redrives.webhookPosts} re-drives`,
+            `${receiver.requests.length.toLocaleString('en-US')} Event Grid requests · ` +
+            `${subscriber?.deliveries.length.toLocaleString('en-US')} subscriber posts · ` +
+            `${driver.redrives.queueBatches + driver.redrives.webhookPosts} re-drives · ${host?.crashes} crash(es)`,
         ),
       2_000,
     );
     try {
       await Promise.all([driver.sendBatches(batches), driver.sendWebhooks(webhook)]);
+      sending = false;
+      clearTimeout(clock);
+      await Promise.all(crashing);
+      await push.drain();
     } finally {
+      sending = false;
+      clearTimeout(clock);
       clearInterval(ticker);
     }
     const seconds = (performance.now() - started) / 1000;
+    storageFaultRate = 0;
     const rejected = await rejectedJobs(host);
+    if (options.hostLog) await writeFile(options.hostLog, host.output());
     return judge({
       options: settings,
       items,
@@ -137,32 +281,64 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       queueBatches: batches.length,
       webhookPosts: webhook.length,
       firstSent: driver.firstSent,
-      problems: driver.problems,
+      problems: [...driver.problems, ...push.problems],
       redrives: driver.redrives,
       eventGrid: { requests: receiver.requests.length, faults, violations: receiver.violations },
+      storage: {
+        requests: proxies.reduce((sum, proxy) => sum + proxy.stats.requests, 0),
+        faults: sumFaults(proxies.map((proxy) => proxy.stats.faults)),
+      },
+      crashes: { count: host.crashes, downSeconds: host.downSeconds },
       firstAccepted,
-      acceptedCount,
+      accepted,
+      subscriber: { subscriptionId, deliveries: subscriber.deliveries, pushes: { ...push.stats } },
       rejected,
       seconds,
       hostOutput: host.output(),
     });
   } finally {
     await host?.stop();
+    await subscriber?.stop();
+    for (const proxy of proxies) await proxy.stop();
+    await azurite?.stop();
     await receiver.stop();
   }
 }
 
-/** Sends the deliveries and re-drives failed ones, like Service Bus (whole batch, delivery count + 1) and Dataverse. */
+/** Subscribes the local receiver to every event through the connector's webhook trigger; returns the subscription id. */
+async function subscribe(host: CrashingHost, callbackUrl: string): Promise<string> {
+  const response = await host.request('/api/subscriptions', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ callbackUrl, secret: SUBSCRIPTION_SECRET }),
+  });
+  const text = await response.text();
+  if (response.status !== 201) throw new Error(`POST /api/subscriptions answered ${response.status}: ${text}`);
+  return (JSON.parse(text) as { id: string }).id;
+}
+
+function sumFaults(all: Record<string, number>[]): Record<string, number> {
+  const sum: Record<string, number> = {};
+  for (const faults of all) for (const [name, count] of Object.entries(faults)) sum[name] = (sum[name] ?? 0) + count;
+  return sum;
+}
+
+/**
+ * Sends the deliveries and re-drives those not acknowledged, like Service Bus (whole batch, delivery count + 1) and
+ * Dataverse (the same post again). A request that gets no answer (the process was killed, or is restarting) is not
+ * acknowledged either.
+ */
 class Driver {
   sent = 0;
   /** When the first copy of each item went out (performance.now()). */
   readonly firstSent = new Map<SoakItem, number>();
-  readonly redrives = { queueBatches: 0, webhookPosts: 0, deadLettered: 0 };
+  readonly redrives = { queueBatches: 0, webhookPosts: 0, deadLettered: 0, unanswered: 0 };
   readonly problems: string[] = [];
 
   constructor(
-    private readonly host: RunningHost,
+    private readonly host: CrashingHost,
     private readonly options: SoakOptions,
+    private readonly onSent: (sent: number) => void = () => {},
   ) {}
 
   async sendBatches(batches: Delivery[][]): Promise<void> {
@@ -187,38 +363,37 @@ class Driver {
         deliveryCount,
         applicationProperties: { [ORGANIZATION_PROPERTY]: 'soak.crm.dynamics.com' },
       }));
-      const response = await this.host.request('/admin/functions/dataverseQueue', {
+      const { status, text } = await this.send('/admin/functions/dataverseQueue', {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ messages } satisfies AdminInvokeRequest),
       });
-      const text = await response.text();
-      if (response.status === 202) return;
-      if (response.status !== 500) {
-        this.problems.push(`a Service Bus invocation answered ${response.status}: ${text.slice(0, 200)}`);
+      if (status === 202) return;
+      if (status !== 500 && status !== 0) {
+        this.problems.push(`a Service Bus invocation answered ${status}: ${text.slice(0, 200)}`);
         return;
       }
-      // The function failed: Service Bus abandons the batch and redelivers it, after a short wait here.
+      // The function failed or the process died: Service Bus abandons the batch (or its lock runs out) and redelivers
+      // it, after a short wait here.
       this.redrives.queueBatches++;
       await backoff(deliveryCount);
     }
     this.redrives.deadLettered += batch.length;
   }
 
-  /** One webhook post: 200 and 400 are final; 503 (with Retry-After) is retried, as Dataverse retries an async step. */
+  /** One webhook post: 200 and 400 are final; 503 (with Retry-After) or no answer is retried, as Dataverse does. */
   private async sendWebhook({ item }: Delivery): Promise<void> {
     this.markSent([{ item, copy: 0 }]);
     for (let attempt = 1; attempt <= this.options.maxDeliveryCount; attempt++) {
-      const response = await this.host.request('/api/dataverse/webhook', {
+      const { status, text } = await this.send('/api/dataverse/webhook', {
         method: 'POST',
         headers: { 'content-type': item.contentType },
         body: item.body,
       });
-      const text = await response.text();
-      if (response.status === 200) return;
-      if (response.status === 400 && item.expectedCode !== undefined) return;
-      if (response.status !== 503) {
-        this.problems.push(`a webhook post (${item.kind}) answered ${response.status}: ${text.slice(0, 200)}`);
+      if (status === 200) return;
+      if (status === 400 && item.expectedCode !== undefined) return;
+      if (status !== 503 && status !== 0) {
+        this.problems.push(`a webhook post (${item.kind}) answered ${status}: ${text.slice(0, 200)}`);
         return;
       }
       this.redrives.webhookPosts++;
@@ -227,16 +402,23 @@ class Driver {
     this.redrives.deadLettered++;
   }
 
+  /** The status and body of a request, or status 0 when no whole answer came (a connection error). */
+  private async send(path: string, init: RequestInit): Promise<{ status: number; text: string }> {
+    try {
+      const response = await this.host.request(path, { ...init, signal: AbortSignal.timeout(120_000) });
+      return { status: response.status, text: await response.text() };
+    } catch {
+      this.redrives.unanswered++;
+      return { status: 0, text: '' };
+    }
+  }
+
   private markSent(deliveries: Delivery[]): void {
     const now = performance.now();
     for (const { item } of deliveries) if (!this.firstSent.has(item)) this.firstSent.set(item, now);
     this.sent += deliveries.length;
+    this.onSent(this.sent);
   }
-}
-
-/** 100 ms, 200 ms, 400 ms, … capped at 2 s: quicker than Service Bus or Dataverse would, to keep the run short. */
-function backoff(attempt: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, Math.min(2_000, 100 * 2 ** (attempt - 1))));
 }
 
 function operationIdOf(event: ReceivedCloudEvent): string {
@@ -245,7 +427,7 @@ function operationIdOf(event: ReceivedCloudEvent): string {
 }
 
 /** Every rejected job, following `nextLink` as the connector does. */
-async function rejectedJobs(host: RunningHost): Promise<SoakReport['rejected']> {
+async function rejectedJobs(host: CrashingHost): Promise<SoakReport['rejected']> {
   const rejected: SoakReport['rejected'] = [];
   let path: string | undefined = '/api/jobs?status=rejected&top=100';
   while (path) {
@@ -283,34 +465,58 @@ export interface Observed {
   problems: string[];
   redrives: SoakReport['redrives'];
   eventGrid: { requests: number; faults: Record<string, number>; violations: string[] };
-  /** By `data.operationId` of the accepted events: when the first was accepted, and how many were. */
+  storage: SoakReport['storage'];
+  crashes: SoakReport['crashes'];
+  /** By `data.operationId` of the accepted events: when the first was accepted. */
   firstAccepted: ReadonlyMap<string, number>;
-  acceptedCount: ReadonlyMap<string, number>;
+  /** By `data.operationId` of the accepted events: how many times each event id was accepted. */
+  accepted: ReadonlyMap<string, ReadonlyMap<string, number>>;
+  subscriber: {
+    subscriptionId: string;
+    deliveries: readonly ReceivedDelivery[];
+    pushes: SubscriberReport['pushes'];
+  };
   rejected: SoakReport['rejected'];
   seconds: number;
   hostOutput: string;
 }
 
-/** Counts what was published per context against what was sent, and says whether the run passed. */
+/** Counts what was published and delivered per context against what was sent, and says whether the run passed. */
 export function judge(run: Observed): SoakReport {
   const contexts = run.items.filter((item) => item.operationId !== undefined);
   const bad = run.items.filter((item) => item.expectedCode !== undefined);
   const sentIds = new Set(contexts.map((item) => item.operationId as string));
   let duplicates = 0;
   let unexpected = 0;
-  for (const [operationId, count] of run.acceptedCount) {
-    if (sentIds.has(operationId)) duplicates += count - 1;
-    else unexpected += count;
+  const republished: SoakReport['republished'] = [];
+  const underTwoIds: SoakReport['underTwoIds'] = [];
+  // The event ids of sent contexts that Event Grid accepted: each must reach the subscriber.
+  const acceptedEventIds = new Set<string>();
+  for (const [operationId, ids] of run.accepted) {
+    const total = [...ids.values()].reduce((a, b) => a + b, 0);
+    if (!sentIds.has(operationId)) {
+      unexpected += total;
+      continue;
+    }
+    duplicates += ids.size - 1;
+    if (ids.size > 1) underTwoIds.push({ operationId, eventIds: [...ids.keys()] });
+    for (const [eventId, count] of ids) {
+      acceptedEventIds.add(eventId);
+      if (count > 1) republished.push({ operationId, eventId, accepted: count });
+    }
   }
+  const republishes = republished.reduce((sum, row) => sum + row.accepted - 1, 0);
   const latencies: number[] = [];
-  let lost = 0;
+  const lostContexts: string[] = [];
   for (const item of contexts) {
     const accepted = run.firstAccepted.get(item.operationId as string);
     const sent = run.firstSent.get(item);
-    if (accepted === undefined || sent === undefined) lost++;
+    if (accepted === undefined || sent === undefined) lostContexts.push(item.operationId as string);
     else latencies.push(accepted - sent);
   }
+  const lost = lostContexts.length;
   latencies.sort((a, b) => a - b);
+  const subscriber = judgeDeliveries(run.subscriber, acceptedEventIds);
 
   const codes = new Set([...bad.map((item) => item.expectedCode as string), ...run.rejected.map((job) => job.code)]);
   const rejectedByCode = [...codes].sort().map((code) => ({
@@ -324,11 +530,24 @@ export function judge(run: Observed): SoakReport {
   const hostErrors = run.hostOutput
     .split('\n')
     .filter((line) => / 500 \d+ ms$|unhandled error/.test(line) && !line.includes('/admin/functions/'));
+  // Only a crash or a storage write that failed can open the window between publishing and marking.
+  const windowCanOpen = run.options.storageFaultRate > 0 || run.crashes.count > 0;
 
   const failures: string[] = [];
   if (lost > 0) failures.push(`${lost} context(s) lost: never published`);
-  if (duplicates > 0) failures.push(`${duplicates} duplicate event(s) published`);
+  if (duplicates > 0) failures.push(`${duplicates} duplicate event(s) published: a context under a second event id`);
+  if (republishes > 0 && !windowCanOpen)
+    failures.push(`${republishes} republish(es) of an event id with no crash or storage fault to explain them`);
   if (unexpected > 0) failures.push(`${unexpected} event(s) published that were never sent`);
+  if (subscriber.undelivered > 0)
+    failures.push(`${subscriber.undelivered} published event(s) never delivered to the subscriber`);
+  if (subscriber.duplicateDeliveries > 0)
+    failures.push(`${subscriber.duplicateDeliveries} duplicate delivery(ies): an event under two delivery ids`);
+  if (subscriber.repeats > 0 && !windowCanOpen)
+    failures.push(`${subscriber.repeats} repeated delivery(ies) with no crash or storage fault to explain them`);
+  if (subscriber.badSignatures > 0) failures.push(`${subscriber.badSignatures} delivery(ies) with a wrong signature`);
+  if (subscriber.unexpected > 0)
+    failures.push(`${subscriber.unexpected} delivery(ies) of events Event Grid never accepted`);
   for (const row of rejectedByCode) {
     if (row.expected !== row.recorded) {
       failures.push(`${row.recorded} job(s) rejected with ${row.code}, expected ${row.expected}`);
@@ -354,15 +573,65 @@ export function judge(run: Observed): SoakReport {
     },
     published: contexts.length - lost,
     duplicatesPublished: duplicates,
+    republishes,
+    republished,
+    underTwoIds,
     lost,
+    lostContexts,
     rejected: run.rejected,
     rejectedByCode,
     redrives: run.redrives,
     eventGrid: { ...run.eventGrid, unexpectedEvents: unexpected },
+    storage: run.storage,
+    crashes: run.crashes,
+    subscriber,
     seconds: run.seconds,
     throughput: publishedAt.length / run.seconds,
     latencyMs: { p50: percentile(latencies, 0.5), p99: percentile(latencies, 0.99), max: latencies.at(-1) ?? 0 },
     hostErrors,
+  };
+}
+
+/**
+ * The subscriber's side: every accepted event delivered to the subscription, each (event, subscription) under one
+ * delivery id that no other pair has; posts of a pair beyond its first are repeats (the documented window: the
+ * process died, or the delivery log write failed, between the callback's 2xx and the write).
+ */
+function judgeDeliveries(observed: Observed['subscriber'], acceptedEventIds: ReadonlySet<string>): SubscriberReport {
+  const byPair = new Map<string, { ids: Set<string>; posts: number }>();
+  const pairsById = new Map<string, Set<string>>();
+  let badSignatures = 0;
+  let unexpected = 0;
+  for (const delivery of observed.deliveries) {
+    if (!delivery.signatureOk) badSignatures++;
+    if (!acceptedEventIds.has(delivery.eventId)) unexpected++;
+    const pair = `${delivery.eventId} ${delivery.subscriptionId}`;
+    const seen = byPair.get(pair) ?? { ids: new Set<string>(), posts: 0 };
+    seen.ids.add(delivery.deliveryId);
+    seen.posts++;
+    byPair.set(pair, seen);
+    const pairs = pairsById.get(delivery.deliveryId) ?? new Set<string>();
+    pairs.add(pair);
+    pairsById.set(delivery.deliveryId, pairs);
+  }
+  let repeats = 0;
+  let duplicateDeliveries = 0;
+  for (const { ids, posts } of byPair.values()) {
+    duplicateDeliveries += ids.size - 1;
+    repeats += posts - ids.size;
+  }
+  for (const pairs of pairsById.values()) duplicateDeliveries += pairs.size - 1;
+  let undelivered = 0;
+  for (const eventId of acceptedEventIds) if (!byPair.has(`${eventId} ${observed.subscriptionId}`)) undelivered++;
+  return {
+    received: observed.deliveries.length,
+    delivered: byPair.size,
+    repeats,
+    undelivered,
+    duplicateDeliveries,
+    badSignatures,
+    unexpected,
+    pushes: observed.pushes,
   };
 }
 
@@ -375,12 +644,26 @@ export function percentile(sorted: readonly number[], p: number): number {
 /** The report as the lines the terminal shows. */
 export function formatReport(report: SoakReport): string[] {
   const n = (value: number) => value.toLocaleString('en-US');
+  const listed = (faults: Record<string, number>) =>
+    Object.entries(faults)
+      .map(([k, v]) => `${k} ×${n(v)}`)
+      .join(', ') || 'none';
+  const s = report.subscriber;
   const lines = [
     '',
     `sent                 ${n(report.sent.contexts)} contexts + ${n(report.sent.badInputs)} bad inputs, as ${n(report.sent.deliveries)} deliveries (${n(report.sent.queueBatches)} Service Bus batches, ${n(report.sent.webhookPosts)} webhook posts)`,
     `published            ${n(report.published)}`,
-    `duplicates published ${n(report.duplicatesPublished)}`,
+    `duplicates published ${n(report.duplicatesPublished)} (a context under a second event id)`,
+    ...report.underTwoIds
+      .slice(0, 5)
+      .map((row) => `  e.g. context ${row.operationId}: events ${row.eventIds.join(', ')}`),
+    `republished          ${n(report.republishes)} (the same event id again: the window between Event Grid accepting and the job being marked)`,
+    ...report.republished
+      .slice(0, 5)
+      .map((row) => `  e.g. context ${row.operationId}: event ${row.eventId} accepted ×${row.accepted}`),
     `lost                 ${n(report.lost)}`,
+    ...report.lostContexts.slice(0, 5).map((operationId) => `  e.g. context ${operationId}`),
+    `delivered            ${n(s.delivered)} of the published events to the subscriber (${n(s.received)} posts); undelivered ${n(s.undelivered)}, duplicates ${n(s.duplicateDeliveries)} (an event under a second delivery id), repeats ${n(s.repeats)} (the same delivery id again)`,
     `rejected             ${n(report.rejected.length)} (bad inputs sent on purpose: ${n(report.sent.badInputs)})`,
     ...report.rejectedByCode.map(
       (row) => `  ${row.code.padEnd(26)} ${row.recorded} recorded, ${row.expected} expected`,
@@ -388,12 +671,10 @@ export function formatReport(report: SoakReport): string[] {
     ...report.rejected
       .slice(0, 6)
       .map((job) => `  e.g. ${job.source} ${job.jobId}: ${job.code}: ${truncate(job.message, 90)}`),
-    `re-driven            ${n(report.redrives.queueBatches)} Service Bus batches, ${n(report.redrives.webhookPosts)} webhook posts; ${n(report.redrives.deadLettered)} given up`,
-    `Event Grid           ${n(report.eventGrid.requests)} requests, faults injected: ${
-      Object.entries(report.eventGrid.faults)
-        .map(([k, v]) => `${k} ×${v}`)
-        .join(', ') || 'none'
-    }`,
+    `re-driven            ${n(report.redrives.queueBatches)} Service Bus batches, ${n(report.redrives.webhookPosts)} webhook posts (${n(report.redrives.unanswered)} requests unanswered); ${n(report.redrives.deadLettered)} given up`,
+    `Event Grid           ${n(report.eventGrid.requests)} requests, faults injected: ${listed(report.eventGrid.faults)}; pushed to deliverSubscriptions ${n(s.pushes.invocations)} times (${n(s.pushes.retries)} retries, ${n(s.pushes.givenUp)} given up)`,
+    `storage              ${n(report.storage.requests)} requests, faults injected: ${listed(report.storage.faults)}`,
+    `crashes              ${n(report.crashes.count)} (SIGKILL), ${report.crashes.downSeconds.toFixed(1)} s down in all`,
     `throughput           ${report.throughput.toFixed(0)} contexts/s over ${report.seconds.toFixed(1)} s`,
     `latency send→publish p50 ${report.latencyMs.p50.toFixed(0)} ms, p99 ${report.latencyMs.p99.toFixed(0)} ms, max ${report.latencyMs.max.toFixed(0)} ms`,
     '',

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { ConfigError, SETTINGS } from '../../shared/config.js';
 import { isDataverseError } from '../../shared/dataverseApi/errors.js';
-import { type AzureKeyOptions, serviceBusKeyFromAzure } from './azureKeys.js';
+import { type AzureKeyOptions, keyFromAzure } from './azureKeys.js';
 import { commandSettings, type OpenDataverse, openDataverseClient } from './dataverseCommand.js';
 import { RegistrationFileError, type RegistrationSource, readRegistrationFile } from './registrationFile.js';
 import { type Action, applyPlan, type Plan, planRegistration, type RegistrationSecrets } from './registrationPlan.js';
@@ -51,7 +51,7 @@ export async function runRegister(
     secrets = {
       ...(env[SETTINGS.dataverseSasKey]?.trim() ? { sasKey: env[SETTINGS.dataverseSasKey]?.trim() } : {}),
       ...(env[SETTINGS.dataverseWebhookKey]?.trim() ? { webhookKey: env[SETTINGS.dataverseWebhookKey]?.trim() } : {}),
-      fromAzure: () => serviceBusKeyFromAzure(source.registration.endpoint, env, azure),
+      fromAzure: () => keyFromAzure(source.registration.endpoint, env, azure),
     };
   } catch (error) {
     err.write(`error: ${(error as Error).message}\n`);

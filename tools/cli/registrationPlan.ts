@@ -134,7 +134,8 @@ export async function planRegistration(
     try {
       secret = await secrets.fromAzure();
     } catch (error) {
-      errors.push(source.errorAt(['endpoint', 'sasKeyName'], (error as Error).message));
+      const field = file.endpoint.transport === 'webhook' ? 'url' : 'sasKeyName';
+      errors.push(source.errorAt(['endpoint', field], (error as Error).message));
     }
   }
   if (needsSecret && !secret && errors.length === 0) {

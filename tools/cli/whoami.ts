@@ -1,10 +1,7 @@
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Command } from 'commander';
-import { ConfigError, type DataverseSettings, dataverseSettings, SETTINGS } from '../../shared/config.js';
+import { ConfigError, type DataverseSettings, SETTINGS } from '../../shared/config.js';
 import { isDataverseError } from '../../shared/dataverseApi/errors.js';
-import type { DataverseApi } from '../../shared/dataverseApi/types.js';
-import { applySettings, readLocalSettings } from '../localhost/settings.js';
+import { commandSettings, type OpenDataverse, openDataverseClient } from './dataverseCommand.js';
 
 /** Options of `dataverse-bridge whoami`. */
 export interface WhoAmIOptions {
@@ -16,9 +13,6 @@ export interface WhoAmIOptions {
 interface Writable {
   write(chunk: string): unknown;
 }
-
-/** How the command opens Dataverse; tests give their own (e.g. with the local Entra double's options). */
-export type OpenDataverse = (settings: DataverseSettings) => Promise<DataverseApi>;
 
 /** Exit codes: 0 it works; 1 Dataverse or the credential said no (the message says what to fix); 2 a bad setting. */
 const EXIT_FAILED = 1;
@@ -36,27 +30,17 @@ export async function runWhoAmI(
   env: NodeJS.ProcessEnv = process.env,
   open?: OpenDataverse,
 ): Promise<number> {
-  let settings: DataverseSettings | undefined;
+  let settings: DataverseSettings;
   try {
-    const file = options.settings ?? join(process.cwd(), 'local.settings.json');
-    if (options.settings !== undefined || existsSync(file))
-      applySettings(readLocalSettings(process.cwd(), file).values, env);
-    else env.AZURE_FUNCTIONS_ENVIRONMENT ??= 'Development';
-    settings = dataverseSettings(env, env[SETTINGS.environment]?.trim().toLowerCase() === 'development');
+    settings = commandSettings(options.settings, env);
   } catch (error) {
     err.write(`error: ${(error as Error).message}\n`);
-    return EXIT_SETTINGS;
-  }
-  if (!settings) {
-    err.write(
-      `error: ${SETTINGS.dataverseUrl} is not set. Set it to the environment URL (e.g. https://contoso.crm.dynamics.com) in local.settings.json (Values) or the environment.\n`,
-    );
     return EXIT_SETTINGS;
   }
   // A command-line check should answer quickly rather than wait out long throttling.
   const quick = { ...settings, retryBudgetSeconds: Math.min(settings.retryBudgetSeconds, 15) };
   try {
-    const api = await (open ?? defaultOpen)(quick);
+    const api = await (open ?? openDataverseClient)(quick);
     const me = await api.whoAmI();
     if (options.json) {
       out.write(
@@ -84,11 +68,6 @@ export async function runWhoAmI(
     err.write(`error: ${error.message}\n${advice(error, settings)}`);
     return EXIT_FAILED;
   }
-}
-
-async function defaultOpen(settings: DataverseSettings): Promise<DataverseApi> {
-  const { openDataverse } = await import('../../shared/dataverseApi/open.js');
-  return openDataverse(settings);
 }
 
 function credentialName(settings: DataverseSettings): string {
