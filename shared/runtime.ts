@@ -8,11 +8,13 @@
  *   in-process fan-out (`useLocalFanOut`) when no topic is set;
  * - the change store (`getChangeStore`), for `projectChanges` and the connector's change operations;
  * - delivery (`getDeliveryDeps`, `getSubscriptionStore`), for `deliverSubscriptions` and the subscription operations;
- * - the Dataverse Web API client (`getDataverseApi`), when `DATAVERSE_URL` is set (`dataverseConfigured`).
+ * - the Dataverse Web API client (`getDataverseApi`), when `DATAVERSE_URL` is set (`dataverseConfigured`);
+ * - the bearer-token validator of connector users (`getTokenValidator`), when `BRIDGE_AUTH_TENANT_ID` is set.
  *
  * Test seams: `setIngestDeps`, `setChangeStore` and `setDataverseApi` replace what is built (`undefined` restores the default).
  * The SDKs load inside the builders, not when a function file loads, so a function pays only for what it uses.
  */
+import type { TokenValidator } from './auth/bearerToken.js';
 import type { ChangeStore } from './changes/types.js';
 import { getConfig } from './config.js';
 import type { DataverseApi } from './dataverseApi/types.js';
@@ -182,4 +184,19 @@ export function getDataverseApi(): Promise<DataverseApi> {
 /** Replaces the Dataverse client (tests wire one against the local double); `undefined` restores the default. */
 export function setDataverseApi(value: DataverseApi | undefined): void {
   dataverse.set(value);
+}
+
+const tokenValidator = lazy(async () => {
+  const settings = getConfig().auth;
+  if (!settings) return undefined;
+  const { tokenValidator: build } = await import('./auth/bearerToken.js');
+  return build(settings);
+});
+
+/**
+ * The validator of Microsoft Entra ID bearer tokens (one signing-key cache per process), or undefined when
+ * `BRIDGE_AUTH_TENANT_ID` is unset.
+ */
+export function getTokenValidator(): Promise<TokenValidator | undefined> {
+  return tokenValidator.get();
 }

@@ -171,6 +171,14 @@ describe('the operation declarations', () => {
       ['createSubscription', 'WhenAnEventOccurs', 'POST', 'subscriptions', 'function'],
       ['listSubscriptions', 'ListSubscriptions', 'GET', 'subscriptions', 'function'],
       ['deleteSubscription', 'DeleteSubscription', 'DELETE', 'subscriptions/{id}', 'anonymous'],
+      ['listDataverseTables', 'ListDataverseTables', 'GET', 'dataverse/tables', 'function'],
+      ['listDataverseColumns', 'ListDataverseColumns', 'GET', 'dataverse/tables/{table}/columns', 'function'],
+      ['getDataverseTableSchema', 'GetDataverseTableSchema', 'GET', 'dataverse/tables/{table}/schema', 'function'],
+      ['listDataverseRows', 'ListDataverseRows', 'GET', 'dataverse/tables/{table}/rows', 'function'],
+      ['createDataverseRow', 'CreateDataverseRow', 'POST', 'dataverse/tables/{table}/rows', 'function'],
+      ['getDataverseRow', 'GetDataverseRow', 'GET', 'dataverse/tables/{table}/rows/{id}', 'function'],
+      ['updateDataverseRow', 'UpdateDataverseRow', 'PATCH', 'dataverse/tables/{table}/rows/{id}', 'function'],
+      ['deleteDataverseRow', 'DeleteDataverseRow', 'DELETE', 'dataverse/tables/{table}/rows/{id}', 'function'],
     ]);
   });
 
@@ -737,7 +745,7 @@ describe('dataverse-bridge connector', () => {
       const err = capture();
       expect(await runConnector({ out: dir }, out, err)).toBe(0);
       expect(err.text()).toBe('');
-      expect(out.text()).toMatch(/^wrote .*apiDefinition\.swagger\.json \(\d+ bytes, 12 operations/);
+      expect(out.text()).toMatch(/^wrote .*apiDefinition\.swagger\.json \(\d+ bytes, 20 operations/);
       expect(await readFile(join(dir, 'apiDefinition.swagger.json'), 'utf8')).toBe(
         serializeDefinition(buildDefinition()),
       );
