@@ -339,7 +339,8 @@ export function plainRow(row: Row, metadata: TableMetadata): Record<string, unkn
   };
   const columns = new Map(metadata.columns.map((c) => [c.logicalName, c]));
   for (const [name, value] of Object.entries(row)) {
-    if (name.includes('@')) continue;
+    // The primary id is `id`; annotations are folded into the values they describe.
+    if (name.includes('@') || name === metadata.primaryIdAttribute) continue;
     const lookup = /^_(.+)_value$/.exec(name)?.[1];
     if (lookup !== undefined && LOOKUP_TYPES.has(columns.get(lookup)?.type ?? '')) {
       out[lookup] =
