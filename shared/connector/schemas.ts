@@ -221,10 +221,11 @@ const HEALTH: Schema = {
 
 const TABLE_INFO: Schema = {
   type: 'object',
-  required: ['name', 'lastSeenAt'],
+  required: ['name'],
   properties: {
     name: string('Table Name', 'The logical name of the table, e.g. account.'),
-    lastSeenAt: dateTime('Last Seen At', 'When an event for the table was last recorded (UTC).'),
+    displayName: string('Table Display Name', 'The name makers see, when Dataverse is configured (DATAVERSE_URL).'),
+    lastSeenAt: dateTime('Last Seen At', 'When an event for the table was last recorded (UTC); absent if none yet.'),
   },
 };
 
@@ -664,7 +665,12 @@ export const definitions: Readonly<Record<DefinitionName, Schema>> = {
   Health: HEALTH,
   Check: CHECK,
   TableInfo: TABLE_INFO,
-  TableList: list('TableInfo', 'Tables', 'The tables seen so far, by name.', false),
+  TableList: list(
+    'TableInfo',
+    'Tables',
+    "The environment's tables from metadata when Dataverse is configured, else the tables seen so far.",
+    false,
+  ),
   ChangeRecord: CHANGE_RECORD,
   ChangePage: list('ChangeRecord', 'Changes', 'The changes of the page, newest first.', true),
   RowSnapshot: ROW_SNAPSHOT,

@@ -170,6 +170,20 @@ describe('Dataverse operations through the local host, as the signed-in maker', 
     ]);
   });
 
+  it('offers the environment’s tables in the trigger’s dropdown (ListTables), seen or not', async () => {
+    const tables = await host.request('/api/tables');
+    expect(tables.status).toBe(200);
+    const { value } = (await tables.json()) as { value: unknown[] };
+    expect(value).toEqual(
+      expect.arrayContaining([
+        { name: 'account', displayName: 'Account' },
+        { name: 'contact', displayName: 'Contact' },
+      ]),
+    );
+    const validate = ajv.compile(validatorSchema({ $ref: '#/definitions/TableList' }, definition.definitions));
+    expect(validate({ value })).toBe(true);
+  });
+
   it('serves typed row schemas: labels, choices as dropdowns, lookups, required columns', async () => {
     const create = await expectRowSchema('account', 'create', { name: 'Fabrikam', industrycode: 1, revenue: 12.5 });
     expect(create.required).toEqual(['name']);

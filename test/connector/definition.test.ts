@@ -6,7 +6,8 @@ import { fileURLToPath } from 'node:url';
 import SwaggerParser from '@apidevtools/swagger-parser';
 import { Command } from 'commander';
 import { describe, expect, it } from 'vitest';
-import type { ChangeRecord, RowSnapshot, TableInfo } from '../../shared/changes/types.js';
+import type { ChangeRecord, RowSnapshot } from '../../shared/changes/types.js';
+import type { TableListItem } from '../../shared/connector/changes.js';
 import type { PublishEventRequest, PublishResult } from '../../shared/connector/events.js';
 import type { Check, Health } from '../../shared/connector/health.js';
 import { type JobView, toJobView } from '../../shared/connector/jobs.js';
@@ -284,7 +285,7 @@ describe('the schemas', () => {
     } as const satisfies Record<keyof RowSnapshot, true>;
     expect(keys('RowSnapshot')).toEqual(fields(row));
     expect(keys('TableInfo')).toEqual(
-      fields({ name: true, lastSeenAt: true } as const satisfies Record<keyof TableInfo, true>),
+      fields({ name: true, displayName: true, lastSeenAt: true } as const satisfies Record<keyof TableListItem, true>),
     );
 
     const view = {
