@@ -17,6 +17,7 @@
 import type { TokenValidator } from './auth/bearerToken.js';
 import type { ChangeStore } from './changes/types.js';
 import { getConfig } from './config.js';
+import type { DataverseOperationDeps } from './connector/dataverseIdentity.js';
 import type { DataverseApi } from './dataverseApi/types.js';
 import { PublishFailedError } from './events/errors.js';
 import type { EventPublisher } from './events/types.js';
@@ -199,4 +200,16 @@ const tokenValidator = lazy(async () => {
  */
 export function getTokenValidator(): Promise<TokenValidator | undefined> {
   return tokenValidator.get();
+}
+
+/** What the connector's Dataverse operations need: the settings, the app's client and the token validator, lazily. */
+export function getDataverseOperationDeps(): DataverseOperationDeps {
+  const config = getConfig();
+  return {
+    configured: config.dataverse !== undefined,
+    auth: config.auth,
+    appOperations: config.dataverseAppOperations,
+    api: getDataverseApi,
+    validator: getTokenValidator,
+  };
 }

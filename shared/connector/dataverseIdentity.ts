@@ -17,6 +17,36 @@ import type { AuthSettings } from '../config.js';
 import type { DataverseApi } from '../dataverseApi/types.js';
 import { type ApiResponse, apiError } from './responses.js';
 
+/** What every Dataverse operation needs, wired by `shared/runtime.ts` (`getDataverseOperationDeps`). */
+export interface DataverseOperationDeps {
+  /** Whether `DATAVERSE_URL` is set. */
+  configured: boolean;
+  auth: AuthSettings | undefined;
+  appOperations: boolean;
+  api(): Promise<DataverseApi>;
+  validator(): Promise<TokenValidator | undefined>;
+}
+
+/**
+ * Runs a Dataverse operation with the client acting for this request (see {@link actingApi}), or answers 503 when
+ * Dataverse is not configured and the 401/403/503 of the identity check.
+ *
+ * @example
+ * return withDataverse(request.headers.get('authorization'), getDataverseOperationDeps(), (api) => listDataverseTables(api));
+ */
+export async function withDataverse(
+  authorization: string | null,
+  deps: DataverseOperationDeps,
+  run: (api: DataverseApi) => Promise<ApiResponse>,
+): Promise<ApiResponse> {
+  if (!deps.configured) {
+    return apiError(503, 'DataverseNotConfigured', 'DATAVERSE_URL is not set, so Dataverse operations are off.');
+  }
+  const [api, validator] = await Promise.all([deps.api(), deps.validator()]);
+  const acting = await actingApi({ authorization, auth: deps.auth, appOperations: deps.appOperations, validator }, api);
+  return 'status' in acting ? acting : run(acting);
+}
+
 /** What deciding needs: the request's `Authorization` header, the settings, and how to validate a token. */
 export interface IdentityInput {
   authorization: string | null;

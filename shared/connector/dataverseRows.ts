@@ -30,16 +30,7 @@ export interface DataverseTableView {
 }
 
 /** A column, as `ListDataverseColumns` answers it. */
-export interface DataverseColumnView {
-  logicalName: string;
-  displayName: string;
-  type: string;
-  requiredLevel: string;
-  validForCreate: boolean;
-  validForUpdate: boolean;
-  targets?: string[];
-  options?: { value: number; label: string }[];
-}
+export type DataverseColumnView = Omit<ColumnMetadata, 'validForRead'>;
 
 const TABLE_NAME = /^[a-z_][a-z0-9_]{0,127}$/;
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;

@@ -9,6 +9,7 @@ import { Ajv } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Schema, validatorSchema } from '../../shared/connector/schemas.js';
+import { seedTables } from '../dataverseApi/helpers.js';
 import { DataverseDouble } from '../doubles/dataverse.js';
 import { EntraDouble } from '../doubles/entra.js';
 import { type RunningHost, startLocalHost } from '../helpers/localHost.js';
@@ -34,33 +35,8 @@ let token: string;
 
 beforeAll(async () => {
   dataverse = new DataverseDouble();
-  dataverse.seedTable({
-    logicalName: 'account',
-    displayName: 'Account',
-    primaryNameAttribute: 'name',
-    columns: [
-      { logicalName: 'name', type: 'String', displayName: 'Account Name', requiredLevel: 'ApplicationRequired' },
-      { logicalName: 'revenue', type: 'Money', displayName: 'Annual Revenue' },
-      { logicalName: 'numberofemployees', type: 'Integer', displayName: 'Number of Employees' },
-      { logicalName: 'donotemail', type: 'Boolean', displayName: 'Do not allow Emails' },
-      {
-        logicalName: 'industrycode',
-        type: 'Picklist',
-        displayName: 'Industry',
-        options: [
-          { value: 1, label: 'Accounting' },
-          { value: 2, label: 'Agriculture' },
-        ],
-      },
-      {
-        logicalName: 'createdon',
-        type: 'DateTime',
-        displayName: 'Created On',
-        validForCreate: false,
-        validForUpdate: false,
-      },
-    ],
-  });
+  seedTables(dataverse);
+  // Customer lookups bind through one navigation property per target table, as in Dataverse.
   dataverse.seedTable({
     logicalName: 'contact',
     displayName: 'Contact',
@@ -166,7 +142,7 @@ describe('Dataverse operations through the local host, as the signed-in maker', 
     const account = await call('GET', '/api/dataverse/tables/account/columns');
     expect(account.body.value.find((c: { logicalName: string }) => c.logicalName === 'industrycode').options).toEqual([
       { value: 1, label: 'Accounting' },
-      { value: 2, label: 'Agriculture' },
+      { value: 2, label: 'Agriculture and Non-petrol Natural Resource Extraction' },
     ]);
   });
 
@@ -190,7 +166,7 @@ describe('Dataverse operations through the local host, as the signed-in maker', 
     expect(create.properties?.name?.['x-ms-summary']).toBe('Account Name');
     expect(create.properties?.industrycode?.['x-ms-enum-values']).toEqual([
       { value: 1, displayName: 'Accounting' },
-      { value: 2, displayName: 'Agriculture' },
+      { value: 2, displayName: 'Agriculture and Non-petrol Natural Resource Extraction' },
     ]);
     expect(create.properties?.createdon).toBeUndefined(); // not valid for create
     const contact = await expectRowSchema('contact', 'create', {
@@ -202,7 +178,7 @@ describe('Dataverse operations through the local host, as the signed-in maker', 
   it('creates, reads, lists, updates and deletes rows, all as the maker', async () => {
     const before = dataverse.requests.length;
     const created = await call('POST', '/api/dataverse/tables/account/rows', {
-      body: { name: 'Fabrikam', industrycode: 1, revenue: 1000, donotemail: true },
+      body: { name: 'Fabrikam', industrycode: 1, revenue: 1000, numberofemployees: 12 },
     });
     expect(created.status).toBe(201);
     const accountId = created.body.id as string;
