@@ -36,22 +36,6 @@ let token: string;
 beforeAll(async () => {
   dataverse = new DataverseDouble();
   seedTables(dataverse);
-  // Customer lookups bind through one navigation property per target table, as in Dataverse.
-  dataverse.seedTable({
-    logicalName: 'contact',
-    displayName: 'Contact',
-    primaryNameAttribute: 'fullname',
-    columns: [
-      { logicalName: 'fullname', type: 'String', displayName: 'Full Name' },
-      {
-        logicalName: 'parentcustomerid',
-        type: 'Customer',
-        displayName: 'Company Name',
-        targets: ['account', 'contact'],
-      },
-    ],
-    navigation: { parentcustomerid_account: 'parentcustomerid', parentcustomerid_contact: 'parentcustomerid' },
-  });
   dataverse.seedRows(
     'account',
     ['Alpine', 'Birch', 'Cedar'].map((name) => ({ name, industrycode: 2 })),
