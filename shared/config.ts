@@ -50,6 +50,21 @@ export interface BridgeConfig {
   dataverse?: DataverseSettings;
   /** Reconciliation with Dataverse change tracking (`reconcileChanges`). */
   reconcile: ReconcileSettings;
+  /** Microsoft Entra ID bearer tokens of connector users; absent when `BRIDGE_AUTH_TENANT_ID` is unset. */
+  auth?: AuthSettings;
+  /** Whether Dataverse operations called with a function key alone run as the application user. */
+  dataverseAppOperations: boolean;
+}
+
+/** How the app validates the bearer tokens of connector users (`shared/auth/bearerToken.ts`). */
+export interface AuthSettings {
+  tenantId: string;
+  /** Accepted `aud` values: the app ID URI (v1 tokens) and the application (client) id (v2 tokens). */
+  audiences: string[];
+  /** Accepted `iss` values. */
+  issuers: string[];
+  /** The OpenID Connect metadata document whose `jwks_uri` publishes the signing keys. */
+  metadataUrl: string;
 }
 
 /** What `reconcileChanges` follows, and when. */
@@ -117,6 +132,11 @@ export const SETTINGS = {
   dataverseRetryBudgetSeconds: 'DATAVERSE_RETRY_BUDGET_SECONDS',
   reconcileTables: 'BRIDGE_RECONCILE_TABLES',
   reconcileSchedule: 'BRIDGE_RECONCILE_SCHEDULE',
+  authTenantId: 'BRIDGE_AUTH_TENANT_ID',
+  authAudience: 'BRIDGE_AUTH_AUDIENCE',
+  authIssuer: 'BRIDGE_AUTH_ISSUER',
+  authMetadataUrl: 'BRIDGE_AUTH_METADATA_URL',
+  dataverseAppOperations: 'BRIDGE_DATAVERSE_APP_OPERATIONS',
   /** `dataverse-bridge register` only: the Send rule's key, for a queue or topic service endpoint. Never logged. */
   dataverseSasKey: 'DATAVERSE_SAS_KEY',
   /** `dataverse-bridge register` only: the webhook function's key, for a webhook service endpoint. Never logged. */
@@ -199,6 +219,7 @@ export function loadConfig(env: Env = process.env): BridgeConfig {
   };
   const localMode = read(env, SETTINGS.environment)?.toLowerCase() === 'development';
   const dataverse = dataverseSettings(env, localMode);
+  const auth = authSettings(env, localMode);
   return {
     storage: storageSettings(env),
     ...(endpoint === undefined
@@ -211,6 +232,8 @@ export function loadConfig(env: Env = process.env): BridgeConfig {
     localMode,
     ...(dataverse ? { dataverse } : {}),
     reconcile: reconcileSettings(env, dataverse !== undefined),
+    ...(auth ? { auth } : {}),
+    dataverseAppOperations: flag(env, SETTINGS.dataverseAppOperations),
   };
 }
 
@@ -320,6 +343,67 @@ export function dataverseSettings(env: Env, localMode: boolean): DataverseSettin
     auth = { kind: 'identity', ...(clientId ? { clientId } : {}), localMode };
   }
   return { url, auth, timeoutSeconds, retryBudgetSeconds };
+}
+
+/** The bearer-token settings, or undefined when `BRIDGE_AUTH_TENANT_ID` is unset (and none of the others is set). */
+function authSettings(env: Env, localMode: boolean): AuthSettings | undefined {
+  const tenantId = read(env, SETTINGS.authTenantId);
+  const audience = read(env, SETTINGS.authAudience);
+  const issuer = read(env, SETTINGS.authIssuer);
+  const metadataUrl = read(env, SETTINGS.authMetadataUrl);
+  if (tenantId === undefined) {
+    const stray = [
+      [SETTINGS.authAudience, audience],
+      [SETTINGS.authIssuer, issuer],
+      [SETTINGS.authMetadataUrl, metadataUrl],
+    ].find(([, value]) => value !== undefined)?.[0];
+    if (stray) throw new ConfigError(SETTINGS.authTenantId, `is not set, but ${stray} is (give the tenant id, a GUID)`);
+    return undefined;
+  }
+  guid(SETTINGS.authTenantId, tenantId);
+  if (audience === undefined) {
+    throw new ConfigError(
+      SETTINGS.authAudience,
+      `is not set (${SETTINGS.authTenantId} needs the connector's app ID URI, e.g. api://<client id>, and/or its client id, separated by commas)`,
+    );
+  }
+  const audiences = audience
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item !== '');
+  const issuers = issuer
+    ? [authUrl(SETTINGS.authIssuer, issuer, localMode)]
+    : [`https://login.microsoftonline.com/${tenantId}/v2.0`, `https://sts.windows.net/${tenantId}/`];
+  return {
+    tenantId: tenantId.toLowerCase(),
+    audiences,
+    issuers,
+    metadataUrl: metadataUrl
+      ? authUrl(SETTINGS.authMetadataUrl, metadataUrl, localMode)
+      : `https://login.microsoftonline.com/${tenantId}/v2.0/.well-known/openid-configuration`,
+  };
+}
+
+/** https; http only for localhost/127.0.0.1 in Development (the local token issuer of tests). */
+function authUrl(name: string, text: string, localMode: boolean): string {
+  let parsed: URL;
+  try {
+    parsed = new URL(text);
+  } catch {
+    throw new ConfigError(name, 'must be an https URL, e.g. https://login.microsoftonline.com/<tenant>/v2.0');
+  }
+  const localHost = parsed.hostname === 'localhost' || parsed.hostname === '127.0.0.1';
+  if (parsed.protocol === 'https:' || (parsed.protocol === 'http:' && localHost && localMode)) return text;
+  throw new ConfigError(
+    name,
+    `must use https (http://localhost or http://127.0.0.1 only when ${SETTINGS.environment}=Development)`,
+  );
+}
+
+function flag(env: Env, name: string): boolean {
+  const text = read(env, name)?.toLowerCase() ?? 'false';
+  if (text !== 'true' && text !== 'false') throw new ConfigError(name, `must be true or false, got "${text}"`);
+  return text === 'true';
 }
 
 /** https, an origin only; http only for localhost/127.0.0.1 with a port in Development (local test doubles). */

@@ -9,13 +9,16 @@
  * - the change store (`getChangeStore`), for `projectChanges` and the connector's change operations;
  * - delivery (`getDeliveryDeps`, `getSubscriptionStore`), for `deliverSubscriptions` and the subscription operations;
  * - the Dataverse Web API client (`getDataverseApi`), when `DATAVERSE_URL` is set (`dataverseConfigured`);
- * - reconciliation's state (`getReconcileState`): delta links and run records.
+ * - reconciliation's state (`getReconcileState`): delta links and run records;
+ * - the bearer-token validator of connector users (`getTokenValidator`), when `BRIDGE_AUTH_TENANT_ID` is set.
  *
  * Test seams: `setIngestDeps`, `setChangeStore` and `setDataverseApi` replace what is built (`undefined` restores the default).
  * The SDKs load inside the builders, not when a function file loads, so a function pays only for what it uses.
  */
+import type { TokenValidator } from './auth/bearerToken.js';
 import type { ChangeStore } from './changes/types.js';
 import { getConfig } from './config.js';
+import type { DataverseOperationDeps } from './connector/dataverseIdentity.js';
 import type { DataverseApi } from './dataverseApi/types.js';
 import { PublishFailedError } from './events/errors.js';
 import type { EventPublisher } from './events/types.js';
@@ -198,4 +201,31 @@ export function getReconcileState(): Promise<ReconcileStateStore> {
 /** Replaces reconciliation's state store (tests); `undefined` restores the default. */
 export function setReconcileState(value: ReconcileStateStore | undefined): void {
   reconcileState.set(value);
+}
+
+const tokenValidator = lazy(async () => {
+  const settings = getConfig().auth;
+  if (!settings) return undefined;
+  const { tokenValidator: build } = await import('./auth/bearerToken.js');
+  return build(settings);
+});
+
+/**
+ * The validator of Microsoft Entra ID bearer tokens (one signing-key cache per process), or undefined when
+ * `BRIDGE_AUTH_TENANT_ID` is unset.
+ */
+export function getTokenValidator(): Promise<TokenValidator | undefined> {
+  return tokenValidator.get();
+}
+
+/** What the connector's Dataverse operations need: the settings, the app's client and the token validator, lazily. */
+export function getDataverseOperationDeps(): DataverseOperationDeps {
+  const config = getConfig();
+  return {
+    configured: config.dataverse !== undefined,
+    auth: config.auth,
+    appOperations: config.dataverseAppOperations,
+    api: getDataverseApi,
+    validator: getTokenValidator,
+  };
 }

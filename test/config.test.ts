@@ -22,6 +22,7 @@ describe('loadConfig', () => {
       delivery: { unhealthyAfter: 5, timeoutSeconds: 15 },
       localMode: false,
       reconcile: { tables: [], schedule: '0 */15 * * * *' },
+      dataverseAppOperations: false,
     });
   });
 
@@ -40,6 +41,49 @@ describe('loadConfig', () => {
     expect(configError({ ...base, BRIDGE_RECONCILE_TABLES: 'account' }).message).toContain('DATAVERSE_URL');
     expect(configError({ ...base, BRIDGE_RECONCILE_SCHEDULE: '*/5 * * * *' }).message).toContain(
       'BRIDGE_RECONCILE_SCHEDULE',
+    );
+  });
+
+  it('reads the Entra ID token settings, with the tenant’s issuers and metadata by default', () => {
+    const tenant = '72f988bf-86f1-41af-91ab-2d7cd011db47';
+    const config = loadConfig({
+      ...base,
+      BRIDGE_AUTH_TENANT_ID: tenant,
+      BRIDGE_AUTH_AUDIENCE: 'api://bridge, 11111111-2222-3333-4444-555555555555',
+      BRIDGE_DATAVERSE_APP_OPERATIONS: 'TRUE',
+    });
+    expect(config.auth).toEqual({
+      tenantId: tenant,
+      audiences: ['api://bridge', '11111111-2222-3333-4444-555555555555'],
+      issuers: [`https://login.microsoftonline.com/${tenant}/v2.0`, `https://sts.windows.net/${tenant}/`],
+      metadataUrl: `https://login.microsoftonline.com/${tenant}/v2.0/.well-known/openid-configuration`,
+    });
+    expect(config.dataverseAppOperations).toBe(true);
+    expect(loadConfig(base).auth).toBeUndefined();
+  });
+
+  it('names the bad Entra ID token setting', () => {
+    const tenant = '72f988bf-86f1-41af-91ab-2d7cd011db47';
+    const auth = { ...base, BRIDGE_AUTH_TENANT_ID: tenant, BRIDGE_AUTH_AUDIENCE: 'api://bridge' };
+    expect(() => loadConfig({ ...base, BRIDGE_AUTH_AUDIENCE: 'api://bridge' })).toThrow(
+      'BRIDGE_AUTH_TENANT_ID is not set, but BRIDGE_AUTH_AUDIENCE is',
+    );
+    expect(() => loadConfig({ ...base, BRIDGE_AUTH_TENANT_ID: 'contoso' })).toThrow(
+      /BRIDGE_AUTH_TENANT_ID must be a GUID/,
+    );
+    expect(() => loadConfig({ ...base, BRIDGE_AUTH_TENANT_ID: tenant })).toThrow(/BRIDGE_AUTH_AUDIENCE is not set/);
+    expect(() => loadConfig({ ...auth, BRIDGE_AUTH_METADATA_URL: 'http://127.0.0.1:1/x' })).toThrow(
+      /BRIDGE_AUTH_METADATA_URL must use https/,
+    );
+    expect(
+      loadConfig({
+        ...auth,
+        AZURE_FUNCTIONS_ENVIRONMENT: 'Development',
+        BRIDGE_AUTH_METADATA_URL: 'http://127.0.0.1:1/x',
+      }).auth?.metadataUrl,
+    ).toBe('http://127.0.0.1:1/x');
+    expect(() => loadConfig({ ...base, BRIDGE_DATAVERSE_APP_OPERATIONS: 'yes' })).toThrow(
+      'BRIDGE_DATAVERSE_APP_OPERATIONS must be true or false, got "yes"',
     );
   });
 

@@ -1,12 +1,42 @@
 import type { ChangeReader } from '../changes/types.js';
 import { GUID, LOGICAL_NAME } from '../dataverse/names.js';
 import { InvalidContinuationError } from '../errors.js';
+import { dataverseErrorResponse } from './dataverseRows.js';
 import { pageResponse, readPageQuery } from './paging.js';
 import { type ApiResponse, apiError } from './responses.js';
 
-/** `GET /api/tables`: every Dataverse table an event was projected for, by name. */
-export async function listTables(reader: ChangeReader): Promise<ApiResponse> {
-  return { status: 200, jsonBody: { value: await reader.listTables() } };
+/** A table of `ListTables`: seen (with `lastSeenAt`), from metadata (with `displayName`), or both. */
+export interface TableListItem {
+  name: string;
+  displayName?: string;
+  lastSeenAt?: string;
+}
+
+/**
+ * `GET /api/tables`: every Dataverse table an event was projected for, by name; or, given the environment's tables
+ * from metadata (Dataverse configured), those, with when each was last seen.
+ */
+export async function listTables(
+  reader: ChangeReader,
+  metadataTables?: () => Promise<{ logicalName: string; displayName: string }[]>,
+): Promise<ApiResponse> {
+  const seen = await reader.listTables();
+  if (!metadataTables) return { status: 200, jsonBody: { value: seen } };
+  // With Dataverse configured, the dropdown offers every table of the environment, seen or not yet.
+  const lastSeen = new Map(seen.map((t) => [t.name, t.lastSeenAt]));
+  let tables: { logicalName: string; displayName: string }[];
+  try {
+    tables = await metadataTables();
+  } catch (error) {
+    const answer = dataverseErrorResponse(error, 'table');
+    if (answer) return answer;
+    throw error;
+  }
+  const value = tables.map((t): TableListItem => {
+    const at = lastSeen.get(t.logicalName);
+    return { name: t.logicalName, displayName: t.displayName, ...(at ? { lastSeenAt: at } : {}) };
+  });
+  return { status: 200, jsonBody: { value } };
 }
 
 /**

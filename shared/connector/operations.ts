@@ -6,6 +6,7 @@
  */
 import { JOB_ID_PATTERN } from '../pipeline/jobs.js';
 import {
+  DATAVERSE_TABLE_DROPDOWN,
   type DefinitionName,
   type DynamicValues,
   ref,
@@ -14,7 +15,7 @@ import {
   type Visibility,
 } from './schemas.js';
 
-export type HttpMethod = 'GET' | 'POST' | 'DELETE';
+export type HttpMethod = 'GET' | 'POST' | 'PATCH' | 'DELETE';
 export type AuthLevel = 'anonymous' | 'function';
 
 /** The function name each operation is registered under with `app.http`. */
@@ -30,12 +31,20 @@ export type OperationName =
   | 'replayJob'
   | 'createSubscription'
   | 'listSubscriptions'
-  | 'deleteSubscription';
+  | 'deleteSubscription'
+  | 'listDataverseTables'
+  | 'listDataverseColumns'
+  | 'getDataverseTableSchema'
+  | 'listDataverseRows'
+  | 'createDataverseRow'
+  | 'getDataverseRow'
+  | 'updateDataverseRow'
+  | 'deleteDataverseRow';
 
 /** A path or query parameter, already in its Swagger 2.0 form. */
 export interface ParameterDeclaration {
   name: string;
-  in: 'path' | 'query';
+  in: 'path' | 'query' | 'header';
   required: boolean;
   type: 'string' | 'integer' | 'boolean';
   format?: string;
@@ -58,6 +67,11 @@ export const DEFAULT_MAX_BODY_BYTES = 64 * 1024;
 /** The JSON request body: the definition its schema is, how the body parameter is shown, and its size limit. */
 export interface BodyDeclaration {
   definition: DefinitionName;
+  /**
+   * Checked by the handler rather than against `definition` (a Dataverse row, whose columns come from metadata and
+   * whose definition is a dynamic schema).
+   */
+  checkedByHandler?: boolean;
   summary: string;
   description: string;
   /** The largest body the operation reads, in bytes; a larger one is answered 413 `PayloadTooLarge`. */
@@ -175,6 +189,26 @@ const CONTINUATION = queryParameter(
 const JOB_ID = pathParameter('id', 'Job ID', 'The id of the job: 32 hexadecimal characters.', {
   pattern: JOB_ID_PATTERN.source,
 });
+
+const DATAVERSE_TABLE = pathParameter('table', 'Table', 'The logical name of the Dataverse table, e.g. account.', {
+  'x-ms-dynamic-values': DATAVERSE_TABLE_DROPDOWN,
+});
+const ROW_ID = pathParameter('id', 'Row ID', 'The id of the row (a GUID).', { format: 'uuid' });
+
+/** What every Dataverse operation may answer besides its own cases (identity, throttling, availability). */
+function dataverseResponses(own: Record<string, ResponseDeclaration>): Record<string, ResponseDeclaration> {
+  return {
+    '400': BAD_PARAMETER,
+    ...own,
+    '401': problem('The bearer token is not valid (expired, another audience or tenant); WWW-Authenticate says why.'),
+    '403': problem(
+      'Dataverse refused for lack of a privilege, or a function key alone was used while BRIDGE_DATAVERSE_APP_OPERATIONS is not true.',
+    ),
+    '429': problem('Dataverse is throttling; try again after Retry-After seconds.'),
+    '503': problem('Dataverse is unavailable; try again later.'),
+    default: UNEXPECTED,
+  };
+}
 
 const DECLARATIONS: { [K in OperationName]: Omit<OperationDeclaration, 'name'> } = {
   health: {
@@ -421,8 +455,205 @@ const DECLARATIONS: { [K in OperationName]: Omit<OperationDeclaration, 'name'> }
       default: UNEXPECTED,
     },
   },
+  listDataverseTables: {
+    operationId: 'ListDataverseTables',
+    method: 'GET',
+    route: 'dataverse/tables',
+    authLevel: 'function',
+    summary: 'List Dataverse tables',
+    description: 'Lists the tables of the Dataverse environment from its metadata, as the signed-in user.',
+    visibility: 'advanced',
+    parameters: [],
+    responses: dataverseResponses({
+      '200': ok('The tables, sorted by logical name.', ref('DataverseTableList')),
+    }),
+  },
+  listDataverseColumns: {
+    operationId: 'ListDataverseColumns',
+    method: 'GET',
+    route: 'dataverse/tables/{table}/columns',
+    authLevel: 'function',
+    summary: 'List columns of a Dataverse table',
+    description: 'Lists the columns of a table with their types, lookup targets and choice options.',
+    visibility: 'advanced',
+    parameters: [DATAVERSE_TABLE],
+    responses: dataverseResponses({
+      '200': ok('The columns, sorted by logical name.', ref('DataverseColumnList')),
+      '404': problem('There is no table with this logical name.'),
+    }),
+  },
+  getDataverseTableSchema: {
+    operationId: 'GetDataverseTableSchema',
+    method: 'GET',
+    route: 'dataverse/tables/{table}/schema',
+    authLevel: 'function',
+    summary: 'Get the row schema of a Dataverse table',
+    description: 'Returns the JSON schema of the rows of a table, which types row fields in the designer.',
+    visibility: 'internal',
+    parameters: [
+      DATAVERSE_TABLE,
+      {
+        ...queryParameter('purpose', 'Purpose', 'read, create or update: which columns the schema holds.', 'internal', {
+          enum: ['read', 'create', 'update'],
+          default: 'read',
+        }),
+      },
+    ],
+    responses: dataverseResponses({
+      '200': ok('The schema, in the schema property.', ref('DataverseRowSchema')),
+      '404': problem('There is no table with this logical name.'),
+    }),
+  },
+  listDataverseRows: {
+    operationId: 'ListDataverseRows',
+    method: 'GET',
+    route: 'dataverse/tables/{table}/rows',
+    authLevel: 'function',
+    summary: 'List rows of a Dataverse table',
+    description: 'Lists the rows of a table you may read, with an OData filter, ordering and paging.',
+    visibility: 'important',
+    parameters: [
+      DATAVERSE_TABLE,
+      queryParameter(
+        'select',
+        'Select Columns',
+        'Column logical names separated by commas, e.g. name,revenue.',
+        'important',
+      ),
+      queryParameter(
+        'filter',
+        'Filter Rows',
+        "An OData filter, e.g. statecode eq 0 and contains(name,'Contoso').",
+        'important',
+      ),
+      queryParameter(
+        'orderby',
+        'Sort By',
+        'Columns to sort by, separated by commas, e.g. name asc,createdon desc.',
+        'advanced',
+      ),
+      { ...TOP, description: 'How many rows per page, from 1 to 1000.' },
+      queryParameter(
+        'count',
+        'Include Count',
+        'true to return the number of matching rows (up to 5,000).',
+        'advanced',
+        {
+          type: 'boolean',
+        },
+      ),
+      CONTINUATION,
+    ],
+    pageable: true,
+    responses: dataverseResponses({
+      '200': ok('A page of rows.', ref('DataverseRowPage')),
+      '400': problem('A parameter is not valid, or Dataverse refused the filter; the error quotes Dataverse.'),
+      '404': problem('There is no table with this logical name.'),
+    }),
+  },
+  createDataverseRow: {
+    operationId: 'CreateDataverseRow',
+    method: 'POST',
+    route: 'dataverse/tables/{table}/rows',
+    authLevel: 'function',
+    summary: 'Add a row to a Dataverse table',
+    description: 'Creates a row in a table as the signed-in user and returns its id.',
+    visibility: 'important',
+    parameters: [DATAVERSE_TABLE],
+    body: {
+      definition: 'DataverseRowInput',
+      checkedByHandler: true,
+      summary: 'Row',
+      description: 'The column values of the new row, by logical name.',
+      maxBytes: DEFAULT_MAX_BODY_BYTES,
+    },
+    responses: dataverseResponses({
+      '201': {
+        description: 'The row was created.',
+        schema: ref('DataverseRowId'),
+        headers: { Location: { type: 'string', description: 'The path that gets the new row.' } },
+      },
+      '400': problem('A column is unknown, read-only or of the wrong type; the error names it.'),
+      '404': problem('There is no table with this logical name.'),
+      '413': TOO_LARGE,
+      '415': NOT_JSON,
+    }),
+  },
+  getDataverseRow: {
+    operationId: 'GetDataverseRow',
+    method: 'GET',
+    route: 'dataverse/tables/{table}/rows/{id}',
+    authLevel: 'function',
+    summary: 'Get a row of a Dataverse table',
+    description: 'Gets the current column values of a row from Dataverse, as the signed-in user.',
+    visibility: 'important',
+    parameters: [
+      DATAVERSE_TABLE,
+      ROW_ID,
+      queryParameter(
+        'select',
+        'Select Columns',
+        'Column logical names separated by commas, e.g. name,revenue.',
+        'advanced',
+      ),
+    ],
+    responses: dataverseResponses({
+      '200': ok('The row.', ref('DataverseRowOutput')),
+      '404': problem('There is no such table, or no row with this id.'),
+    }),
+  },
+  updateDataverseRow: {
+    operationId: 'UpdateDataverseRow',
+    method: 'PATCH',
+    route: 'dataverse/tables/{table}/rows/{id}',
+    authLevel: 'function',
+    summary: 'Update a row of a Dataverse table',
+    description: 'Changes the given columns of an existing row; with an ETag, only if nobody changed it since.',
+    visibility: 'important',
+    parameters: [
+      DATAVERSE_TABLE,
+      ROW_ID,
+      {
+        name: 'If-Match',
+        in: 'header',
+        required: false,
+        type: 'string',
+        description: 'The etag of the row as you read it; the update fails with 412 if the row changed since.',
+        'x-ms-summary': 'Row ETag',
+        'x-ms-visibility': 'advanced',
+      },
+    ],
+    body: {
+      definition: 'DataverseRowUpdate',
+      checkedByHandler: true,
+      summary: 'Row',
+      description: 'The column values to change, by logical name.',
+      maxBytes: DEFAULT_MAX_BODY_BYTES,
+    },
+    responses: dataverseResponses({
+      '200': ok('The row was updated.', ref('DataverseRowId')),
+      '400': problem('A column is unknown, read-only or of the wrong type; the error names it.'),
+      '404': problem('There is no such table, or no row with this id.'),
+      '412': problem('The row changed since the etag given in If-Match was read.'),
+      '413': TOO_LARGE,
+      '415': NOT_JSON,
+    }),
+  },
+  deleteDataverseRow: {
+    operationId: 'DeleteDataverseRow',
+    method: 'DELETE',
+    route: 'dataverse/tables/{table}/rows/{id}',
+    authLevel: 'function',
+    summary: 'Delete a row of a Dataverse table',
+    description: 'Deletes a row from a table as the signed-in user.',
+    visibility: 'important',
+    parameters: [DATAVERSE_TABLE, ROW_ID],
+    responses: dataverseResponses({
+      '200': ok('The row was deleted.', ref('DataverseRowDeleted')),
+      '404': problem('There is no such table, or no row with this id.'),
+    }),
+  },
 };
-
 /**
  * Every operation, in the order the definition lists them.
  *

@@ -69,7 +69,7 @@ export function readJsonBody<T = unknown>(
   } catch {
     return fail(400, 'InvalidJson', `The body is not valid JSON: ${syntaxErrorOf(text)}.`, 'body');
   }
-  const problem = checkShape(declared.definition, body);
+  const problem = declared.checkedByHandler ? undefined : checkShape(declared.definition, body);
   if (problem) return fail(400, 'InvalidBody', problem.message, problem.target);
   return { ok: true, body: body as T };
 }
@@ -116,6 +116,9 @@ function createAjv(): Ajv {
     'x-ms-visibility',
     'x-ms-notification-url',
     'x-ms-dynamic-values',
+    'x-ms-dynamic-schema',
+    'x-ms-dynamic-properties',
+    'x-ms-enum-values',
     'x-nullable',
   ]);
   return instance;

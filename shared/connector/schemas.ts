@@ -22,6 +22,22 @@ export interface DynamicValues {
   'value-title': string;
 }
 
+/**
+ * A schema (or a body parameter) the designer asks another operation for, once the parameters it names are chosen:
+ * both the older `x-ms-dynamic-schema` and the newer `x-ms-dynamic-properties`, as "Use dynamic values" and "Dynamic
+ * schema" of the custom connector docs recommend for designers of either age.
+ */
+export interface DynamicSchema {
+  operationId: string;
+  parameters: Record<string, { parameter: string } | { value: string }>;
+  'value-path': string;
+}
+export interface DynamicProperties {
+  operationId: string;
+  parameters: Record<string, { parameterReference: string } | { value: string }>;
+  itemValuePath: string;
+}
+
 /** A Swagger 2.0 schema object, limited to the keywords the connector uses. */
 export interface Schema {
   $ref?: string;
@@ -44,6 +60,10 @@ export interface Schema {
   'x-nullable'?: boolean;
   'x-ms-notification-url'?: boolean;
   'x-ms-dynamic-values'?: DynamicValues;
+  'x-ms-dynamic-schema'?: DynamicSchema;
+  'x-ms-dynamic-properties'?: DynamicProperties;
+  /** Labels of an `enum`'s values, for the designer's dropdown. */
+  'x-ms-enum-values'?: readonly { value: string | number; displayName: string }[];
 }
 
 /** The name of a shape in {@link definitions}. */
@@ -68,7 +88,19 @@ export type DefinitionName =
   | 'DeliveryError'
   | 'DeleteResult'
   | 'Error'
-  | 'DataverseContext';
+  | 'DataverseContext'
+  | 'DataverseTable'
+  | 'DataverseTableList'
+  | 'DataverseChoiceOption'
+  | 'DataverseColumn'
+  | 'DataverseColumnList'
+  | 'DataverseRowSchema'
+  | 'DataverseRowInput'
+  | 'DataverseRowUpdate'
+  | 'DataverseRowOutput'
+  | 'DataverseRowPage'
+  | 'DataverseRowId'
+  | 'DataverseRowDeleted';
 
 /** `{ "$ref": "#/definitions/<name>" }`. */
 export function ref(name: DefinitionName): Schema {
@@ -82,6 +114,35 @@ export const TABLE_DROPDOWN: DynamicValues = {
   'value-path': 'name',
   'value-title': 'name',
 };
+
+/** The dropdown of the environment's tables, from metadata, fed by `ListDataverseTables`. */
+export const DATAVERSE_TABLE_DROPDOWN: DynamicValues = {
+  operationId: 'ListDataverseTables',
+  'value-collection': 'value',
+  'value-path': 'logicalName',
+  'value-title': 'displayName',
+};
+
+/** What `GetDataverseTableSchema` can describe. */
+export type RowSchemaPurpose = 'read' | 'create' | 'update';
+
+/** A row typed per table by `GetDataverseTableSchema` (its `schema` property) for the chosen `table`. */
+export function dynamicRow(purpose: RowSchemaPurpose, description: string): Schema {
+  return {
+    type: 'object',
+    description,
+    'x-ms-dynamic-schema': {
+      operationId: 'GetDataverseTableSchema',
+      parameters: { table: { parameter: 'table' }, purpose: { value: purpose } },
+      'value-path': 'schema',
+    },
+    'x-ms-dynamic-properties': {
+      operationId: 'GetDataverseTableSchema',
+      parameters: { table: { parameterReference: 'table' }, purpose: { value: purpose } },
+      itemValuePath: 'schema',
+    },
+  };
+}
 
 type Extra = Omit<Schema, 'type' | 'description' | 'x-ms-summary'>;
 
@@ -196,10 +257,11 @@ const HEALTH: Schema = {
 
 const TABLE_INFO: Schema = {
   type: 'object',
-  required: ['name', 'lastSeenAt'],
+  required: ['name'],
   properties: {
     name: string('Table Name', 'The logical name of the table, e.g. account.'),
-    lastSeenAt: dateTime('Last Seen At', 'When an event for the table was last recorded (UTC).'),
+    displayName: string('Table Display Name', 'The name makers see, when Dataverse is configured (DATAVERSE_URL).'),
+    lastSeenAt: dateTime('Last Seen At', 'When an event for the table was last recorded (UTC); absent if none yet.'),
   },
 };
 
@@ -581,6 +643,47 @@ const DATAVERSE_CONTEXT: Schema = {
   },
 };
 
+const DATAVERSE_TABLE: Schema = {
+  type: 'object',
+  required: ['logicalName', 'displayName', 'entitySetName', 'primaryIdColumn', 'primaryNameColumn'],
+  properties: {
+    logicalName: string('Table Logical Name', 'The logical name of the table, e.g. account.'),
+    displayName: string('Table Display Name', 'The name makers see, e.g. Account.'),
+    entitySetName: string('Entity Set Name', 'The Web API collection name, e.g. accounts.'),
+    primaryIdColumn: string('Primary ID Column', 'The column that holds the row id, e.g. accountid.'),
+    primaryNameColumn: string('Primary Name Column', 'The column that names a row, e.g. name.'),
+  },
+};
+
+const DATAVERSE_CHOICE_OPTION: Schema = {
+  type: 'object',
+  required: ['value', 'label'],
+  properties: {
+    value: integer('Option Value', 'The number Dataverse stores for the option.'),
+    label: string('Option Label', 'The label makers see.'),
+  },
+};
+
+const DATAVERSE_COLUMN: Schema = {
+  type: 'object',
+  required: ['logicalName', 'displayName', 'type', 'requiredLevel', 'validForCreate', 'validForUpdate'],
+  properties: {
+    logicalName: string('Column Logical Name', 'The logical name of the column, e.g. name.'),
+    displayName: string('Column Display Name', 'The name makers see, e.g. Account Name.'),
+    type: string('Column Type', 'The Dataverse attribute type, e.g. String, Money, Lookup or Picklist.'),
+    requiredLevel: string('Required Level', 'None, Recommended, ApplicationRequired or SystemRequired.'),
+    validForCreate: boolean('Valid For Create', 'Whether the column can be set when a row is created.'),
+    validForUpdate: boolean('Valid For Update', 'Whether the column can be changed.'),
+    targets: strings('Lookup Targets', 'For lookups: the tables it can point to.', 'Target', 'A table logical name.'),
+    options: {
+      type: 'array',
+      items: ref('DataverseChoiceOption'),
+      description: 'For choices: the options.',
+      'x-ms-summary': 'Choice Options',
+    },
+  },
+};
+
 const list = (items: DefinitionName, summary: string, description: string, pageable: boolean): Schema => ({
   type: 'object',
   required: ['value'],
@@ -602,7 +705,12 @@ export const definitions: Readonly<Record<DefinitionName, Schema>> = {
   Health: HEALTH,
   Check: CHECK,
   TableInfo: TABLE_INFO,
-  TableList: list('TableInfo', 'Tables', 'The tables seen so far, by name.', false),
+  TableList: list(
+    'TableInfo',
+    'Tables',
+    "The environment's tables from metadata when Dataverse is configured, else the tables seen so far.",
+    false,
+  ),
   ChangeRecord: CHANGE_RECORD,
   ChangePage: list('ChangeRecord', 'Changes', 'The changes of the page, newest first.', true),
   RowSnapshot: ROW_SNAPSHOT,
@@ -620,6 +728,48 @@ export const definitions: Readonly<Record<DefinitionName, Schema>> = {
   DeleteResult: DELETE_RESULT,
   Error: ERROR,
   DataverseContext: DATAVERSE_CONTEXT,
+  DataverseTable: DATAVERSE_TABLE,
+  DataverseTableList: list('DataverseTable', 'Tables', 'The tables of the environment.', false),
+  DataverseChoiceOption: DATAVERSE_CHOICE_OPTION,
+  DataverseColumn: DATAVERSE_COLUMN,
+  DataverseColumnList: list('DataverseColumn', 'Columns', 'The columns of the table.', false),
+  DataverseRowSchema: {
+    type: 'object',
+    required: ['schema'],
+    properties: {
+      schema: object('Row Schema', 'The JSON schema of the rows of the table, with a property per column.'),
+    },
+  },
+  DataverseRowInput: dynamicRow('create', 'The column values of the new row, by logical name.'),
+  DataverseRowUpdate: dynamicRow('update', 'The column values to change, by logical name.'),
+  DataverseRowOutput: dynamicRow('read', 'The row: id, etag, and its columns by logical name.'),
+  DataverseRowPage: {
+    type: 'object',
+    required: ['value'],
+    properties: {
+      value: {
+        type: 'array',
+        items: ref('DataverseRowOutput'),
+        description: 'The rows of the page.',
+        'x-ms-summary': 'Rows',
+      },
+      count: integer('Row Count', 'How many rows match the filter (up to 5,000), when Include Count is true.'),
+      nextLink: string('Next Link', 'The URL of the next page; absent on the last page.', { format: 'uri' }),
+    },
+  },
+  DataverseRowId: {
+    type: 'object',
+    required: ['id'],
+    properties: { id: string('Row ID', 'The id of the row.') },
+  },
+  DataverseRowDeleted: {
+    type: 'object',
+    required: ['id', 'deleted'],
+    properties: {
+      id: string('Row ID', 'The id of the row that was deleted.'),
+      deleted: boolean('Deleted', 'Always true: the row is gone.'),
+    },
+  },
 };
 
 /**

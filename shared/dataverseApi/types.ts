@@ -61,7 +61,12 @@ export interface ListQuery {
   count?: boolean;
   /** `Prefer: odata.maxpagesize` (1–5,000). */
   pageSize?: number;
+  /** Ask for every annotation (`Prefer: odata.include-annotations="*"`): formatted values, lookup target tables. */
+  annotations?: boolean;
 }
+
+/** A table as the list of every table shows it (no columns). */
+export type TableSummary = Omit<TableMetadata, 'columns' | 'changeTrackingEnabled'>;
 
 /** One page of rows. Pass `nextLink` to `nextPage` for the next one. */
 export interface RowPage {
@@ -101,10 +106,12 @@ export interface DataverseApi {
   whoAmI(): Promise<WhoAmI>;
   /** A table's definition with its columns; cached per instance for a time-to-live, one request in flight per table. */
   getTable(logicalName: string): Promise<TableMetadata>;
-  /** One row by id; a missing row is a `DataverseError` with status 404. */
-  retrieve(table: string, id: string, options?: { select?: string[] }): Promise<Row>;
+  /** Every table of the environment (`EntityDefinitions`), without columns, sorted by logical name. */
+  listTables(): Promise<TableSummary[]>;
+  /** One row by id; a missing row is a `DataverseError` with status 404. `annotations` as in {@link ListQuery}. */
+  retrieve(table: string, id: string, options?: { select?: string[]; annotations?: boolean }): Promise<Row>;
   list(table: string, query?: ListQuery): Promise<RowPage>;
-  nextPage(nextLink: string): Promise<RowPage>;
+  nextPage(nextLink: string, options?: { annotations?: boolean }): Promise<RowPage>;
   /** Creates a row; returns its id (and the row when `returnRow`). */
   create(
     table: string,

@@ -11,6 +11,7 @@ import type {
   RowChange,
   RowPage,
   TableMetadata,
+  TableSummary,
   WhoAmI,
 } from './types.js';
 
@@ -81,11 +82,29 @@ export class WebApiClient implements DataverseApi {
     return this.cache.get(logicalName, () => this.loadTable(logicalName));
   }
 
-  async retrieve(table: string, id: string, options: { select?: string[] } = {}): Promise<Row> {
+  async listTables(): Promise<TableSummary[]> {
+    const { body } = await this.send({
+      method: 'GET',
+      path: `EntityDefinitions${query({ $select: 'LogicalName,DisplayName,EntitySetName,PrimaryIdAttribute,PrimaryNameAttribute' })}`,
+      operation: 'GET table definitions',
+    });
+    return ((body as { value?: Array<Record<string, unknown>> }).value ?? [])
+      .map((d) => ({
+        logicalName: String(d.LogicalName),
+        displayName: labelText(d.DisplayName) || String(d.LogicalName),
+        entitySetName: String(d.EntitySetName ?? ''),
+        primaryIdAttribute: String(d.PrimaryIdAttribute ?? ''),
+        primaryNameAttribute: String(d.PrimaryNameAttribute ?? ''),
+      }))
+      .sort((a, b) => a.logicalName.localeCompare(b.logicalName));
+  }
+
+  async retrieve(table: string, id: string, options: { select?: string[]; annotations?: boolean } = {}): Promise<Row> {
     const { entitySetName } = await this.getTable(table);
     const { body } = await this.send({
       method: 'GET',
       path: `${entitySetName}(${guid(id)})${query({ $select: columns(options.select) })}`,
+      headers: options.annotations ? { Prefer: ANNOTATIONS } : {},
       operation: `GET ${table}`,
     });
     return body as Row;
@@ -103,11 +122,13 @@ export class WebApiClient implements DataverseApi {
       $top: q.top?.toString(),
       $count: q.count ? 'true' : undefined,
     })}`;
-    return this.page({ method: 'GET', path, headers: pageSize(q.pageSize), operation: `GET ${table}` });
+    const prefer = [pageSize(q.pageSize).Prefer, q.annotations ? ANNOTATIONS : undefined].filter(Boolean).join(',');
+    return this.page({ method: 'GET', path, headers: prefer ? { Prefer: prefer } : {}, operation: `GET ${table}` });
   }
 
-  nextPage(nextLink: string): Promise<RowPage> {
-    return this.page({ method: 'GET', link: nextLink, operation: 'GET nextLink' });
+  nextPage(nextLink: string, options: { annotations?: boolean } = {}): Promise<RowPage> {
+    const headers: Record<string, string> = options.annotations ? { Prefer: ANNOTATIONS } : {};
+    return this.page({ method: 'GET', link: nextLink, headers, operation: 'GET nextLink' });
   }
 
   async create(table: string, data: Record<string, unknown>, options: { returnRow?: boolean } = {}) {
@@ -296,6 +317,9 @@ export class WebApiClient implements DataverseApi {
     return this.transport.send({ ...request, headers: { ...request.headers, CallerObjectId: this.callerObjectId } });
   }
 }
+
+/** Formatted values and lookup target tables come back only when asked for. */
+const ANNOTATIONS = 'odata.include-annotations="*"';
 
 function labelText(label: unknown): string {
   const l = label as

@@ -143,7 +143,7 @@ describe('the custom connector against the local host', () => {
         .map((method) => `${method.toUpperCase()} ${path}`),
     );
     expect(served.sort()).toEqual(declared.sort());
-    expect(served).toHaveLength(12);
+    expect(served).toHaveLength(20);
   });
 
   it('reports health anonymously', async () => {
@@ -350,11 +350,14 @@ describe('the custom connector against the local host', () => {
   });
 
   it('validated a 2xx answer of every operation against the served definition', () => {
-    const all = Object.values(definition.paths).flatMap((operations) =>
-      Object.values(operations)
-        .filter((o) => typeof o === 'object' && o !== null && 'operationId' in o)
-        .map((o) => o.operationId),
-    );
+    // The Dataverse operations need the Dataverse double: dataverse.integration.test.ts validates them the same way.
+    const all = Object.entries(definition.paths)
+      .filter(([path]) => !path.startsWith('/dataverse/'))
+      .flatMap(([, operations]) =>
+        Object.values(operations)
+          .filter((o) => typeof o === 'object' && o !== null && 'operationId' in o)
+          .map((o) => o.operationId),
+      );
     // GetApiDefinition is fetched raw above (it is the definition itself).
     expect([...validated, 'GetApiDefinition'].sort()).toEqual(all.sort());
   });

@@ -6,7 +6,8 @@ import { fileURLToPath } from 'node:url';
 import SwaggerParser from '@apidevtools/swagger-parser';
 import { Command } from 'commander';
 import { describe, expect, it } from 'vitest';
-import type { ChangeRecord, RowSnapshot, TableInfo } from '../../shared/changes/types.js';
+import type { ChangeRecord, RowSnapshot } from '../../shared/changes/types.js';
+import type { TableListItem } from '../../shared/connector/changes.js';
 import type { PublishEventRequest, PublishResult } from '../../shared/connector/events.js';
 import type { Check, Health } from '../../shared/connector/health.js';
 import { type JobView, toJobView } from '../../shared/connector/jobs.js';
@@ -171,6 +172,14 @@ describe('the operation declarations', () => {
       ['createSubscription', 'WhenAnEventOccurs', 'POST', 'subscriptions', 'function'],
       ['listSubscriptions', 'ListSubscriptions', 'GET', 'subscriptions', 'function'],
       ['deleteSubscription', 'DeleteSubscription', 'DELETE', 'subscriptions/{id}', 'anonymous'],
+      ['listDataverseTables', 'ListDataverseTables', 'GET', 'dataverse/tables', 'function'],
+      ['listDataverseColumns', 'ListDataverseColumns', 'GET', 'dataverse/tables/{table}/columns', 'function'],
+      ['getDataverseTableSchema', 'GetDataverseTableSchema', 'GET', 'dataverse/tables/{table}/schema', 'function'],
+      ['listDataverseRows', 'ListDataverseRows', 'GET', 'dataverse/tables/{table}/rows', 'function'],
+      ['createDataverseRow', 'CreateDataverseRow', 'POST', 'dataverse/tables/{table}/rows', 'function'],
+      ['getDataverseRow', 'GetDataverseRow', 'GET', 'dataverse/tables/{table}/rows/{id}', 'function'],
+      ['updateDataverseRow', 'UpdateDataverseRow', 'PATCH', 'dataverse/tables/{table}/rows/{id}', 'function'],
+      ['deleteDataverseRow', 'DeleteDataverseRow', 'DELETE', 'dataverse/tables/{table}/rows/{id}', 'function'],
     ]);
   });
 
@@ -276,7 +285,7 @@ describe('the schemas', () => {
     } as const satisfies Record<keyof RowSnapshot, true>;
     expect(keys('RowSnapshot')).toEqual(fields(row));
     expect(keys('TableInfo')).toEqual(
-      fields({ name: true, lastSeenAt: true } as const satisfies Record<keyof TableInfo, true>),
+      fields({ name: true, displayName: true, lastSeenAt: true } as const satisfies Record<keyof TableListItem, true>),
     );
 
     const view = {
@@ -740,7 +749,7 @@ describe('dataverse-bridge connector', () => {
       const err = capture();
       expect(await runConnector({ out: dir }, out, err)).toBe(0);
       expect(err.text()).toBe('');
-      expect(out.text()).toMatch(/^wrote .*apiDefinition\.swagger\.json \(\d+ bytes, 12 operations/);
+      expect(out.text()).toMatch(/^wrote .*apiDefinition\.swagger\.json \(\d+ bytes, 20 operations/);
       expect(await readFile(join(dir, 'apiDefinition.swagger.json'), 'utf8')).toBe(
         serializeDefinition(buildDefinition()),
       );

@@ -70,6 +70,8 @@ export function seedTables(dataverse: DataverseDouble): void {
         targets: ['account', 'contact'],
       },
     ],
+    // A customer lookup binds through one navigation property per target table, as in Dataverse.
+    navigation: { parentcustomerid_account: 'parentcustomerid', parentcustomerid_contact: 'parentcustomerid' },
   });
 }
 

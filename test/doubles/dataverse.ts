@@ -53,8 +53,7 @@
  *   Dataverse SDK's `ErrorCodes.ExpiredVersionStamp` documents, as "Web service error codes" lists it).
  * - System columns: a table seeded with a `modifiedon` (or `versionnumber`) column has it maintained on every write,
  *   `modifiedon` at whole seconds as Dataverse stores date-times ("Behavior and format of the date and time column").
- * Not served: `$expand` on rows, `$batch`, alternate keys, FetchXML, formatted values, actions and functions other
- * than WhoAmI.
+ * Not served: `$expand` on rows, `$batch`, alternate keys, FetchXML, actions and functions other than WhoAmI.
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -254,6 +253,9 @@ export class DataverseDouble {
     return systemUserId;
   }
 
+  /** Entra object ids whose impersonated requests are refused as lacking the privilege (403 `0x80040220`). */
+  readonly deniedCallers = new Set<string>();
+
   /** Answers the next `times` matching requests with a fault instead of serving them. */
   inject(fault: Fault, options: { times?: number; match?: PendingFault['match'] } = {}): void {
     this.faults.push({ fault, remaining: options.times ?? 1, ...(options.match ? { match: options.match } : {}) });
@@ -405,6 +407,14 @@ export class DataverseDouble {
         if (!appUser) throw new ApiError(403, '0x80072560', 'The user is not a member of the organization.');
         userId = appUser;
       }
+      const caller = header('callerobjectid');
+      if (caller && this.deniedCallers.has(caller.toLowerCase())) {
+        throw new ApiError(
+          403,
+          '0x80040220',
+          `Principal user (Id=${caller}, type=8) is missing prvReadAccount privilege (Id=886b280c-6396-4d56-a0a3-2c1b0a50ceb0)`,
+        );
+      }
       if (!path.startsWith(API)) {
         throw new ApiError(404, '0x8006088a', `Resource not found for the segment '${path}'.`);
       }
@@ -440,6 +450,7 @@ export class DataverseDouble {
         OrganizationId: this.organizationId,
       });
     }
+    if (method === 'GET' && resource === 'EntityDefinitions') return this.tableList(query);
     const metadata =
       /^EntityDefinitions\(LogicalName='([^']*)'\)(\/Attributes\/Microsoft\.Dynamics\.CRM\.(\w+))?$/.exec(resource);
     if (method === 'GET' && metadata) {
@@ -464,13 +475,32 @@ export class DataverseDouble {
       if (method === 'POST') return this.create(table, parseBody(body), prefer, query);
     } else {
       const id = key.toLowerCase();
-      if (method === 'GET') return this.retrieve(table, id, query);
+      if (method === 'GET') return this.retrieve(table, id, query, prefer);
       if (method === 'PATCH') {
         return this.patch(table, id, parseBody(body), header('if-match'), header('if-none-match'), prefer, query);
       }
       if (method === 'DELETE') return this.remove(table, id, header('if-match'));
     }
     throw new ApiError(501, '0x80040216', `The test double does not serve ${method} ${resource}.`);
+  }
+
+  /** `GET EntityDefinitions?$select=…`: every table, without columns ("Query table definitions using the Web API"). */
+  private tableList(query: Record<string, string>): Answer {
+    const value = [...this.tables.values()].map((table) =>
+      pick(
+        {
+          MetadataId: metadataId(table.logicalName, ''),
+          LogicalName: table.logicalName,
+          EntitySetName: table.entitySetName,
+          DisplayName: label(table.displayName),
+          PrimaryIdAttribute: table.primaryIdAttribute,
+          PrimaryNameAttribute: table.primaryNameAttribute,
+        },
+        list(query.$select),
+        ['MetadataId'],
+      ),
+    );
+    return ok({ '@odata.context': `${this.url}${API}$metadata#EntityDefinitions`, value });
   }
 
   private metadata(logicalName: string, cast: string | undefined, query: Record<string, string>): Answer {
@@ -555,14 +585,14 @@ export class DataverseDouble {
     return ok(answer);
   }
 
-  private retrieve(table: Table, id: string, query: Record<string, string>): Answer {
+  private retrieve(table: Table, id: string, query: Record<string, string>, prefer = ''): Answer {
     const row = table.rows.get(id);
     if (!row) throw notFound(table, id);
     const select = this.select(table, query.$select);
     return ok(
       {
         '@odata.context': `${this.url}${API}$metadata#${table.entitySetName}(${select?.join(',') ?? ''})/$entity`,
-        ...this.shape(table, row, select),
+        ...this.shape(table, row, select, annotated(prefer)),
       },
       { ETag: etag(row.version) },
     );
@@ -627,7 +657,7 @@ export class DataverseDouble {
           throw new ApiError(400, '0x80060888', `Invalid value for $top: '${query.$top}'.`);
         rows = rows.slice(0, top);
       }
-      entries = rows.map((r) => this.shape(table, r, select));
+      entries = rows.map((r) => this.shape(table, r, select, annotated(prefer)));
     }
     const page = entries.slice(skip, skip + pageSize);
     const more = skip + pageSize < entries.length;
@@ -789,6 +819,8 @@ export class DataverseDouble {
         );
       }
       bound[`_${column}_value`] = (target[2] as string).toLowerCase();
+      const targetTable = [...this.tables.values()].find((t) => t.entitySetName === target[1]);
+      if (targetTable) bound[`_${column}_value${LOOKUP_TABLE}`] = targetTable.logicalName;
     }
     return bound;
   }
@@ -811,7 +843,36 @@ export class DataverseDouble {
     return columns;
   }
 
-  private shape(table: Table, row: Row, select: string[] | undefined): Record<string, unknown> {
+  /**
+   * With `Prefer: odata.include-annotations="*"` ("Formatted values" and "Lookup properties",
+   * https://learn.microsoft.com/power-apps/developer/data-platform/webapi/query/select-columns#formatted-values and
+   * …/webapi/web-api-properties#lookup-properties): `<column>@OData.Community.Display.V1.FormattedValue` for choices
+   * (the label), yes/no and lookups (the primary name of the row it points to), and
+   * `_<lookup>_value@Microsoft.Dynamics.CRM.lookuplogicalname` (the table it points to).
+   */
+  private annotate(table: Table, shaped: Record<string, unknown>, row: Row): void {
+    for (const [name, value] of Object.entries(shaped)) {
+      if (value === null || value === undefined || name.startsWith('@')) continue;
+      const lookup = /^_(.+)_value$/.exec(name)?.[1];
+      const column = table.columns.get(lookup ?? name);
+      if (!column) continue;
+      if (lookup !== undefined && isLookup(column)) {
+        const targetName = (row.data[`${name}${LOOKUP_TABLE}`] as string | undefined) ?? column.targets?.[0];
+        const target = targetName ? this.tables.get(targetName) : undefined;
+        if (!targetName) continue;
+        shaped[`${name}${LOOKUP_TABLE}`] = targetName;
+        const primaryName = target?.rows.get(String(value))?.data[target.primaryNameAttribute];
+        if (primaryName !== undefined) shaped[`${name}${FORMATTED}`] = String(primaryName);
+      } else if (column.options) {
+        const option = column.options.find((o) => o.value === value);
+        if (option) shaped[`${name}${FORMATTED}`] = option.label;
+      } else if (column.type === 'Boolean') {
+        shaped[`${name}${FORMATTED}`] = value === true ? 'Yes' : 'No';
+      }
+    }
+  }
+
+  private shape(table: Table, row: Row, select: string[] | undefined, annotations = false): Record<string, unknown> {
     // Lookups read as `_<name>_value`; columns not valid for read (secrets such as `saskey`) are never returned.
     const names =
       select ??
@@ -822,6 +883,7 @@ export class DataverseDouble {
     for (const name of names)
       shaped[name] = table.columns.get(name)?.validForRead === false ? null : (row.data[name] ?? null);
     shaped[table.primaryIdAttribute] = row.data[table.primaryIdAttribute];
+    if (annotations) this.annotate(table, shaped, row);
     return shaped;
   }
 }
@@ -834,6 +896,13 @@ interface Answer {
 
 function ok(body: unknown, headers: Record<string, string> = {}): Answer {
   return { status: 200, headers, body };
+}
+
+const FORMATTED = '@OData.Community.Display.V1.FormattedValue';
+const LOOKUP_TABLE = '@Microsoft.Dynamics.CRM.lookuplogicalname';
+
+function annotated(prefer: string): boolean {
+  return /odata\.include-annotations="?\*"?/.test(prefer);
 }
 
 function isLookup(column: ColumnSeed | undefined): boolean {

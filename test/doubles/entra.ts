@@ -28,11 +28,33 @@
  *   (plus `client_id` for a user-assigned identity) with the `X-IDENTITY-HEADER` secret from `IDENTITY_HEADER`;
  *   the answer `{ access_token, expires_on, resource, token_type, client_id }`. Served at {@link EntraDouble.identityEndpoint}.
  *
+ * - "Access tokens in the Microsoft identity platform", validating tokens
+ *   (https://learn.microsoft.com/entra/identity-platform/access-tokens#validate-tokens): the signing keys are published
+ *   as a JWK set at the metadata's `jwks_uri` (`/{tenant}/discovery/v2.0/keys`, each key with `kty`, `use: "sig"`,
+ *   `kid`, `n`, `e`), and user tokens carry `aud` (the app ID URI or client id), `iss`
+ *   (`https://login.microsoftonline.com/{tenant}/v2.0`), `tid`, `oid`, `exp`, `nbf`, `iat`. Served over HTTPS with the
+ *   rest, and over plain HTTP by {@link EntraDouble.startPublicMetadata} for a bridge process that cannot trust the
+ *   double's certificate (the bridge accepts an http metadata URL only in Development).
+ *
  * The access tokens it issues are RS256 JWTs signed by the double's own key; {@link EntraDouble.verifyAccessToken} lets
  * the Dataverse double check them the way a resource server would (signature, audience, expiry).
  */
-import { constants, createHash, createPublicKey, generateKeyPairSync, randomUUID, sign, verify } from 'node:crypto';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import {
+  constants,
+  createHash,
+  createPublicKey,
+  sign as cryptoSign,
+  generateKeyPairSync,
+  randomUUID,
+  sign,
+  verify,
+} from 'node:crypto';
+import {
+  createServer as createHttpServer,
+  type Server as HttpServer,
+  type IncomingMessage,
+  type ServerResponse,
+} from 'node:http';
 import { Agent, createServer, type Server } from 'node:https';
 import type { HttpClient, PipelineRequest } from '@azure/core-rest-pipeline';
 import { createDefaultHttpClient } from '@azure/core-rest-pipeline';
@@ -66,6 +88,8 @@ export interface EntraCounters {
   tokenRequests: number;
   tokensIssued: number;
   tokenFailures: number;
+  /** Requests for the signing keys (the JWK set) over the public metadata server. */
+  keyRequests: number;
 }
 
 interface Registered extends AppRegistration {
@@ -89,7 +113,13 @@ const SKEW_SECONDS = 300;
  */
 export class EntraDouble {
   readonly tenantId: string;
-  readonly counters: EntraCounters = { discovery: 0, tokenRequests: 0, tokensIssued: 0, tokenFailures: 0 };
+  readonly counters: EntraCounters = {
+    discovery: 0,
+    tokenRequests: 0,
+    tokensIssued: 0,
+    tokenFailures: 0,
+    keyRequests: 0,
+  };
   /** The last error answer's `error_description`, for assertions. */
   lastError: string | undefined;
   /** Lifetime of issued tokens. */
@@ -99,6 +129,7 @@ export class EntraDouble {
   private readonly signingKey = generateKeyPairSync('rsa', { modulusLength: 2048 });
   private readonly signingKid = randomUUID();
   private server: Server | undefined;
+  private metadataServer: HttpServer | undefined;
   private port = 0;
   /** The `X-IDENTITY-HEADER` value the identity endpoint requires (`IDENTITY_HEADER`). */
   readonly identityHeader = randomUUID();
@@ -182,6 +213,9 @@ export class EntraDouble {
     const server = this.server;
     this.server = undefined;
     await close(server);
+    const metadata = this.metadataServer;
+    this.metadataServer = undefined;
+    await close(metadata);
   }
 
   /**
@@ -206,6 +240,68 @@ export class EntraDouble {
     return { claims };
   }
 
+  /** The signing keys, as the tenant's `jwks_uri` publishes them. */
+  keys(): { keys: Array<Record<string, unknown>> } {
+    const jwk = this.signingKey.publicKey.export({ format: 'jwk' });
+    return { keys: [{ kty: 'RSA', use: 'sig', kid: this.signingKid, n: jwk.n, e: jwk.e }] };
+  }
+
+  /**
+   * Serves the tenant's OpenID metadata and signing keys over plain HTTP on a free port of 127.0.0.1; resolves with
+   * the metadata URL (`BRIDGE_AUTH_METADATA_URL`). Stopped by {@link EntraDouble.stop}.
+   */
+  async startPublicMetadata(): Promise<string> {
+    this.metadataServer = createHttpServer((req, res) => {
+      const base = `http://127.0.0.1:${metadataPort}/${this.tenantId}`;
+      const path = new URL(req.url ?? '/', base).pathname;
+      if (path === `/${this.tenantId}/v2.0/.well-known/openid-configuration`) {
+        this.counters.discovery++;
+        return json(res, 200, {
+          issuer: USER_TOKEN_ISSUER(this.tenantId),
+          jwks_uri: `${base}/discovery/v2.0/keys`,
+          id_token_signing_alg_values_supported: ['RS256'],
+        });
+      }
+      if (path === `/${this.tenantId}/discovery/v2.0/keys`) {
+        this.counters.keyRequests++;
+        return json(res, 200, this.keys());
+      }
+      json(res, 404, { error: 'not_found' });
+    });
+    const metadataPort = await listen(this.metadataServer);
+    return `http://127.0.0.1:${metadataPort}/${this.tenantId}/v2.0/.well-known/openid-configuration`;
+  }
+
+  /**
+   * A user's access token for an API (the connector's OAuth connection sends one), signed RS256 by the tenant's
+   * published key unless `sign` says otherwise: `'none'` (unsigned, `alg: none`), `'other-key'` (a key the tenant does
+   * not publish). `claims` override the defaults (`iss` of the tenant, `tid`, a new `oid`, valid for an hour).
+   */
+  userToken(
+    audience: string,
+    claims: Record<string, unknown> = {},
+    sign: 'tenant' | 'none' | 'other-key' = 'tenant',
+  ): string {
+    const now = Math.floor(Date.now() / 1000);
+    const body = {
+      aud: audience,
+      iss: USER_TOKEN_ISSUER(this.tenantId),
+      iat: now,
+      nbf: now,
+      exp: now + 3600,
+      tid: this.tenantId,
+      oid: randomUUID(),
+      ver: '2.0',
+      ...claims,
+    };
+    const encode = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
+    if (sign === 'none') return `${encode({ typ: 'JWT', alg: 'none' })}.${encode(body)}.`;
+    const key =
+      sign === 'tenant' ? this.signingKey.privateKey : generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
+    const signed = `${encode({ typ: 'JWT', alg: 'RS256', kid: this.signingKid })}.${encode(body)}`;
+    return `${signed}.${cryptoSign('sha256', Buffer.from(signed), key).toString('base64url')}`;
+  }
+
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', this.authorityHost);
     const tenantPath = `/${this.tenantId}`;
@@ -224,6 +320,9 @@ export class EntraDouble {
         scopes_supported: ['openid', 'profile', 'email', 'offline_access'],
         tenant_region_scope: 'EU',
       });
+    }
+    if (req.method === 'GET' && url.pathname === `${tenantPath}/discovery/v2.0/keys`) {
+      return json(res, 200, this.keys());
     }
     if (req.method === 'GET' && url.pathname === '/msi/token') {
       this.counters.tokenRequests++;
@@ -451,6 +550,9 @@ export class EntraDouble {
     return `${header}.${payload}.${signature}`;
   }
 }
+
+/** The `iss` of the v2.0 access tokens of a tenant, as Entra writes it. */
+const USER_TOKEN_ISSUER = (tenantId: string) => `https://login.microsoftonline.com/${tenantId}/v2.0`;
 
 function json(res: ServerResponse, status: number, body: unknown): void {
   res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });

@@ -13,15 +13,22 @@ const CLI = join(REPO_ROOT, 'dist', 'tools', 'cli', 'main.js');
  * {@link startLocalHost} writes): all of them but `dataverseTopic`. Written out by hand, sorted.
  */
 export const FUNCTIONS_WITHOUT_TOPIC = [
+  'createDataverseRow',
   'createSubscription',
   'dataverseQueue',
   'dataverseWebhook',
+  'deleteDataverseRow',
   'deleteSubscription',
   'deliverSubscriptions',
+  'getDataverseRow',
+  'getDataverseTableSchema',
   'getJob',
   'getRow',
   'health',
   'listChanges',
+  'listDataverseColumns',
+  'listDataverseRows',
+  'listDataverseTables',
   'listJobs',
   'listSubscriptions',
   'listTables',
@@ -30,6 +37,7 @@ export const FUNCTIONS_WITHOUT_TOPIC = [
   'publishEvent',
   'reconcileChanges',
   'replayJob',
+  'updateDataverseRow',
 ];
 
 export interface RunningHost {

@@ -70,6 +70,13 @@ const NOT_IN_AZURE: Readonly<Record<string, string>> = {
   [SETTINGS.dataverseRetryBudgetSeconds]: 'the default (60 s) suits Azure',
   [SETTINGS.dataverseSasKey]: 'read by `dataverse-bridge register` on your machine, never by the app',
   [SETTINGS.dataverseWebhookKey]: 'read by `dataverse-bridge register` on your machine, never by the app',
+  [SETTINGS.authTenantId]:
+    'set after deployment, once the connector’s Entra app is registered (connector/README.md); unset, Dataverse operations refuse bearer tokens',
+  [SETTINGS.authAudience]: 'set with BRIDGE_AUTH_TENANT_ID, after the Entra app registration exists',
+  [SETTINGS.authIssuer]: 'the default (the tenant’s own issuers) suits Azure; the override is for a local issuer',
+  [SETTINGS.authMetadataUrl]:
+    'the default (the tenant’s OpenID metadata) suits Azure; the override is for a local issuer',
+  [SETTINGS.dataverseAppOperations]: 'the safe default (false) suits Azure; true is an explicit, documented risk',
 };
 
 /** The identity-based form (`<connection>__<property>`, the Functions convention) the template uses for a connection. */
