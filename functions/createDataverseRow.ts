@@ -10,14 +10,16 @@ export async function createDataverseRow(request: HttpRequest): Promise<HttpResp
     import('../shared/connector/dataverseRows.js'),
     import('../shared/connector/requests.js'),
   ]);
-  return withDataverse(request.headers.get('authorization'), getDataverseOperationDeps(), async (api) => {
-    const read = readJsonBody(
-      new Uint8Array(await request.arrayBuffer()),
-      request.headers.get('content-type'),
-      'createDataverseRow',
-    );
-    return read.ok ? rows.createDataverseRow(api, request.params.table ?? '', read.body) : read.response;
-  });
+  // The body first: a malformed one is the caller's mistake whatever the deployment (400, 413 or 415).
+  const read = readJsonBody(
+    new Uint8Array(await request.arrayBuffer()),
+    request.headers.get('content-type'),
+    'createDataverseRow',
+  );
+  if (!read.ok) return read.response;
+  return withDataverse(request.headers.get('authorization'), getDataverseOperationDeps(), (api) =>
+    rows.createDataverseRow(api, request.params.table ?? '', read.body),
+  );
 }
 
 app.http('createDataverseRow', { ...httpTrigger('createDataverseRow'), handler: createDataverseRow });

@@ -10,22 +10,22 @@ export async function updateDataverseRow(request: HttpRequest): Promise<HttpResp
     import('../shared/connector/dataverseRows.js'),
     import('../shared/connector/requests.js'),
   ]);
-  return withDataverse(request.headers.get('authorization'), getDataverseOperationDeps(), async (api) => {
-    const read = readJsonBody(
-      new Uint8Array(await request.arrayBuffer()),
-      request.headers.get('content-type'),
-      'updateDataverseRow',
-    );
-    return read.ok
-      ? rows.updateDataverseRow(
-          api,
-          request.params.table ?? '',
-          request.params.id ?? '',
-          read.body,
-          request.headers.get('if-match'),
-        )
-      : read.response;
-  });
+  // The body first: a malformed one is the caller's mistake whatever the deployment (400, 413 or 415).
+  const read = readJsonBody(
+    new Uint8Array(await request.arrayBuffer()),
+    request.headers.get('content-type'),
+    'updateDataverseRow',
+  );
+  if (!read.ok) return read.response;
+  return withDataverse(request.headers.get('authorization'), getDataverseOperationDeps(), (api) =>
+    rows.updateDataverseRow(
+      api,
+      request.params.table ?? '',
+      request.params.id ?? '',
+      read.body,
+      request.headers.get('if-match'),
+    ),
+  );
 }
 
 app.http('updateDataverseRow', { ...httpTrigger('updateDataverseRow'), handler: updateDataverseRow });

@@ -28,7 +28,7 @@ export interface DataverseOperationDeps {
 }
 
 /**
- * Runs a Dataverse operation with the client acting for this request (see {@link actingApi}), or answers 503 when
+ * Runs a Dataverse operation with the client acting for this request (see {@link actingApi}), or answers 404 when
  * Dataverse is not configured and the 401/403/503 of the identity check.
  *
  * @example
@@ -40,7 +40,13 @@ export async function withDataverse(
   run: (api: DataverseApi) => Promise<ApiResponse>,
 ): Promise<ApiResponse> {
   if (!deps.configured) {
-    return apiError(503, 'DataverseNotConfigured', 'DATAVERSE_URL is not set, so Dataverse operations are off.');
+    // Not a fault of the service (a 5xx would page whoever watches it): these operations do not exist here until a
+    // DATAVERSE_URL is set.
+    return apiError(
+      404,
+      'DataverseNotConfigured',
+      'Dataverse operations are off in this deployment: DATAVERSE_URL is not set.',
+    );
   }
   const [api, validator] = await Promise.all([deps.api(), deps.validator()]);
   const acting = await actingApi({ authorization, auth: deps.auth, appOperations: deps.appOperations, validator }, api);

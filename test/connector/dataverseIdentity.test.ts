@@ -28,9 +28,9 @@ function deps(overrides: Partial<DataverseOperationDeps> = {}): DataverseOperati
 }
 
 describe('withDataverse', () => {
-  it('answers 503 naming DATAVERSE_URL when Dataverse is not configured, and runs nothing', async () => {
+  it('answers 404 naming DATAVERSE_URL when Dataverse is not configured, and runs nothing', async () => {
     const answer = await withDataverse(null, deps({ configured: false }), ok);
-    expect(answer).toMatchObject({ status: 503, jsonBody: { error: { code: 'DataverseNotConfigured' } } });
+    expect(answer).toMatchObject({ status: 404, jsonBody: { error: { code: 'DataverseNotConfigured' } } });
     expect(JSON.stringify(answer)).toContain('DATAVERSE_URL');
   });
 

@@ -24,6 +24,12 @@ export const VALID_BODIES: Record<string, Record<string, unknown>> = {
   publishEvent: { table: 'contact', rowId: CONTACT_ID, message: 'Update', attributes: { firstname: 'Ada', age: 3 } },
   createSubscription: { callbackUrl: 'http://127.0.0.1:9/hook', table: 'contact', messages: 'Create,Update' },
   dataverseWebhook: JSON.parse(SAMPLE_CONTEXT.toString('utf8')) as Record<string, unknown>,
+  createDataverseRow: {
+    firstname: 'Ada',
+    lastname: 'Lovelace',
+    parentcustomerid: { table: 'account', id: CONTACT_ID },
+  },
+  updateDataverseRow: { firstname: 'Ada' },
 };
 
 /** Nesting far beyond any real body: the recursive parts of a server (stringify, validators, scanners) meet it. */
