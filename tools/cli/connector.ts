@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import { buildDefinition, PLACEHOLDER_HOST, serializeDefinition } from '../../shared/connector/openapi.js';
 import { operations } from '../../shared/connector/operations.js';
 import { lintDefinition } from '../connector/lint.js';
+import type { Writable } from './output.js';
 
 /** Options of `dataverse-bridge connector`. */
 export interface ConnectorOptions {
@@ -12,10 +13,6 @@ export interface ConnectorOptions {
   host?: string;
   /** Compare instead of writing. */
   check?: boolean;
-}
-
-interface Writable {
-  write(chunk: string): unknown;
 }
 
 /** The file name paconn and the maker portal expect for the definition. */

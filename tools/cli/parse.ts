@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { ContextFormatError } from '../../shared/dataverse/errors.js';
 import { readContext } from '../../shared/dataverse/readContext.js';
+import type { Writable } from './output.js';
 
 /** Options of `dataverse-bridge parse`. */
 export interface ParseOptions {
@@ -10,10 +11,6 @@ export interface ParseOptions {
   /** `name: value` webhook headers. */
   header?: string[];
   compact?: boolean;
-}
-
-interface Writable {
-  write(chunk: string): unknown;
 }
 
 /**

@@ -3,6 +3,7 @@ import { ConfigError, SETTINGS } from '../../shared/config.js';
 import { isDataverseError } from '../../shared/dataverseApi/errors.js';
 import { type AzureKeyOptions, keyFromAzure } from './azureKeys.js';
 import { commandSettings, type OpenDataverse, openDataverseClient } from './dataverseCommand.js';
+import type { Writable } from './output.js';
 import { RegistrationFileError, type RegistrationSource, readRegistrationFile } from './registrationFile.js';
 import { type Action, applyPlan, type Plan, planRegistration, type RegistrationSecrets } from './registrationPlan.js';
 
@@ -15,10 +16,6 @@ export interface RegisterOptions {
   rotateKey?: boolean;
   /** A settings file other than `./local.settings.json`. */
   settings?: string;
-}
-
-interface Writable {
-  write(chunk: string): unknown;
 }
 
 /** Exit codes: 0 registered (or planned, with --dry-run); 1 Dataverse failed part way; 2 the file or a setting is wrong. */

@@ -5,6 +5,7 @@ import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DATAVERSE_HEADERS, DATAVERSE_PROPERTIES } from '../../shared/dataverse/transport.js';
 import { appRoot, configuredLocalKey } from '../localhost/settings.js';
+import type { Writable } from './output.js';
 import {
   type OutboundMessage,
   openServiceBusSender,
@@ -38,10 +39,6 @@ export interface SendDeps {
   openQueueSender?: (connectionString: string, queueName: string) => Promise<QueueSender>;
   /** Per-request timeout of the HTTP modes (default 30 s). */
   timeoutMs?: number;
-}
-
-interface Writable {
-  write(chunk: string): unknown;
 }
 
 /** The queue the local host's `dataverseQueue` function stands for. */

@@ -4,6 +4,7 @@ import { isDataverseError } from '../../shared/dataverseApi/errors.js';
 import { JOB_FAILED, JOB_WAITING, type SystemJob, systemJobs } from '../../shared/dataverseApi/systemJobs.js';
 import type { Row } from '../../shared/dataverseApi/types.js';
 import { commandSettings, type OpenDataverse, openDataverseClient } from './dataverseCommand.js';
+import type { Writable } from './output.js';
 import { RegistrationFileError, readRegistrationFile } from './registrationFile.js';
 import { MODE_NAME, quote, STAGE_NAME } from './registrationPlan.js';
 
@@ -17,10 +18,6 @@ export interface StatusOptions {
   hours?: string;
   json?: boolean;
   settings?: string;
-}
-
-interface Writable {
-  write(chunk: string): unknown;
 }
 
 const CONTRACT: Record<number, string> = { 2: 'queue', 5: 'topic', 8: 'webhook' };

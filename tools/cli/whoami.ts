@@ -2,16 +2,13 @@ import type { Command } from 'commander';
 import { ConfigError, type DataverseSettings, SETTINGS } from '../../shared/config.js';
 import { isDataverseError } from '../../shared/dataverseApi/errors.js';
 import { commandSettings, type OpenDataverse, openDataverseClient } from './dataverseCommand.js';
+import type { Writable } from './output.js';
 
 /** Options of `dataverse-bridge whoami`. */
 export interface WhoAmIOptions {
   /** A settings file other than `./local.settings.json`. */
   settings?: string;
   json?: boolean;
-}
-
-interface Writable {
-  write(chunk: string): unknown;
 }
 
 /** Exit codes: 0 it works; 1 Dataverse or the credential said no (the message says what to fix); 2 a bad setting. */
