@@ -22,9 +22,9 @@ param principalId string = ''
 @description('Also let principalId read the storage account (dead-lettered events, job tables) with Microsoft Entra ID. Off by default: production needs no human access.')
 param grantDeveloperAccess bool = false
 
-@description('Node.js major version of the Flex Consumption runtime.')
+@description('Node.js major version of the Flex Consumption runtime. 22 by default: Azure Functions follows the Node.js lifecycle, and Node.js 20 reached its end of life on 30 April 2026.')
 @allowed(['20', '22'])
-param nodeVersion string = '20'
+param nodeVersion string = '22'
 
 @description('Upper bound on Flex Consumption instances; caps cost and the load on Table storage.')
 @minValue(1)

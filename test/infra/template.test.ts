@@ -294,7 +294,7 @@ if (!infra.compiled) {
       // ArmDeployment refuses a parameter the template lacks and a missing one without a default.
       expect(() => deploy()).not.toThrow();
       const given = azdParameters(mainTemplate);
-      expect(given).toMatchObject({ environmentName: 'bridge-test', location: 'westeurope', nodeVersion: '20' });
+      expect(given).toMatchObject({ environmentName: 'bridge-test', location: 'westeurope', nodeVersion: '22' });
       expect(given.dataverseUrl).toBe('');
     });
 
@@ -487,7 +487,7 @@ if (!infra.compiled) {
       expect((withKeys.body.properties as Record<string, Value>).disableLocalAuth).toBe(false);
     });
 
-    it('runs the app on Flex Consumption, Linux, Node.js 20, deploying from blob storage with its identity', () => {
+    it('runs the app on Flex Consumption, Linux, Node.js 22 by default, deploying from blob storage with its identity', () => {
       const resources = main.module('functionApp').resources();
       const plan = only(resources, 'Microsoft.Web/serverfarms');
       expect(plan.body.sku).toEqual({ name: 'FC1', tier: 'FlexConsumption' });
@@ -499,7 +499,7 @@ if (!infra.compiled) {
       expect(properties.serverFarmId).toBe(plan.id);
       expect(properties.httpsOnly).toBe(true);
       const config = properties.functionAppConfig as Record<string, Record<string, Value>>;
-      expect(config.runtime).toEqual({ name: 'node', version: '20' });
+      expect(config.runtime).toEqual({ name: 'node', version: '22' });
       expect(config.deployment?.storage).toMatchObject({
         type: 'blobContainer',
         authentication: { type: 'SystemAssignedIdentity' },
@@ -508,9 +508,9 @@ if (!infra.compiled) {
       expect(container.refs.map((r) => r.id)).toEqual([ids.storage]);
       expect(config.scaleAndConcurrency).toEqual({ maximumInstanceCount: 100, instanceMemoryMB: 2048 });
       expect(site.body.tags).toMatchObject({ 'azd-env-name': 'bridge-test', 'azd-service-name': 'api' });
-      // Node.js 22 is the other version Flex Consumption runs for the app; the parameter reaches the runtime.
-      const node22 = only(deploy({ nodeVersion: '22' }).module('functionApp').resources(), 'Microsoft.Web/sites');
-      expect(node22.body.properties).toMatchObject({ functionAppConfig: { runtime: { name: 'node', version: '22' } } });
+      // Node.js 20 (past its end of life, still run by Flex Consumption) stays selectable; the parameter reaches the runtime.
+      const node20 = only(deploy({ nodeVersion: '20' }).module('functionApp').resources(), 'Microsoft.Web/sites');
+      expect(node20.body.properties).toMatchObject({ functionAppConfig: { runtime: { name: 'node', version: '20' } } });
     });
 
     it('calls Dataverse as a user-assigned identity with no Azure role, whose client id it outputs', () => {
