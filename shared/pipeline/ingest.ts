@@ -50,6 +50,8 @@ export interface IngestOutcome {
   status: OutcomeStatus;
   eventId?: string;
   error?: JobError;
+  /** `busy` only: when the other delivery's lease on the job ends (ISO 8601), if one holds it. */
+  leaseUntil?: string;
 }
 
 export interface IngestResult {
@@ -254,7 +256,7 @@ class IngestRun {
       const leased =
         job.status === 'received' && job.leaseUntil !== undefined && Date.parse(job.leaseUntil) > this.now.getTime();
       if (leased || attempt >= 3) {
-        this.outcomes.set(job.id, busyOutcome(job.id));
+        this.outcomes.set(job.id, busyOutcome(job.id, leased ? job.leaseUntil : undefined));
         return undefined;
       }
       const taken = await this.deps.jobs.update(job, {
@@ -403,10 +405,11 @@ function duplicateOutcome(job: JobRecord): IngestOutcome {
   return { jobId: job.id, status: 'duplicate', eventId: job.eventId ?? eventIdFor(job.id) };
 }
 
-function busyOutcome(jobId: string): IngestOutcome {
+function busyOutcome(jobId: string, leaseUntil?: string): IngestOutcome {
   return {
     jobId,
     status: 'busy',
+    ...(leaseUntil === undefined ? {} : { leaseUntil }),
     error: {
       code: 'InProgress',
       message: 'Another delivery of this context is being processed; this one will be retried.',
