@@ -11,11 +11,11 @@ requests, against a local Event Grid receiver that fails a share of requests and
 deliverSubscriptions (which calls a local subscriber), and kills the host (SIGKILL) at random moments, restarting it
 on the same storage. With reconciliation or Dataverse faults on, it also runs a Dataverse test double whose rows are
 the workload's rows (every context is a change Dataverse made, with change tracking), points the host at it
-(DATAVERSE_URL), drops a share of the contexts before ingest, and at the end runs reconcileChanges and compares every
-row's snapshot with the double's row. Sends every context more than once, shuffled, through Service Bus batches (the admin invoke) and
-the Dataverse webhook at the same time, re-driving failed or unanswered invocations as Service Bus and Dataverse
-would. Then reports, per context, what Event Grid accepted and what the subscriber received. Exits 1 if anything was
-lost or duplicated (or a row did not converge with Dataverse's, or a bad input was not rejected with its documented
+(DATAVERSE_URL), fails a share of its requests, drops a share of the contexts before ingest, and at the end runs
+reconcileChanges and compares every row's snapshot with the double's row. Sends every context more than once,
+shuffled, through Service Bus batches (the admin invoke) and the Dataverse webhook at the same time, re-driving failed
+or unanswered invocations as Service Bus and Dataverse would. Then reports, per context, what Event Grid accepted and
+what the subscriber received. Exits 1 if anything was lost or duplicated (or a row did not converge with Dataverse's, or a bad input was not rejected with its documented
 reason, or the host answered 500), 2 on a bad option.
 
 Options:

@@ -24,6 +24,8 @@ export interface RowWrite {
   time: number;
   /** The row's columns after the change, as DataContract values (what a post image carries); `undefined`: deleted. */
   row: Raw | undefined;
+  /** The OperationId of the context that carries the change. */
+  operationId: string;
 }
 
 /** The rows the soak's contexts change, the changes in order, and the tables and columns they need. */
@@ -70,7 +72,7 @@ export class RowBook {
 
     if (before !== undefined && this.random() < this.deleteShare) {
       this.rows.set(key, undefined);
-      this.writes.push({ table, id, time, row: undefined });
+      this.writes.push({ table, id, time, row: undefined, operationId: String(context.OperationId) });
       return {
         ...context,
         MessageName: 'Delete',
@@ -106,7 +108,7 @@ export class RowBook {
     after.modifiedon = `/Date(${time})/`;
     for (const [column, value] of Object.entries(after)) this.note(table, column, value);
     this.rows.set(key, after);
-    this.writes.push({ table, id, time, row: after });
+    this.writes.push({ table, id, time, row: after, operationId: String(context.OperationId) });
     return {
       ...context,
       InputParameters: inputs.map((p) =>
@@ -140,6 +142,25 @@ export class RowBook {
       if (write.row === undefined) dataverse.deleteRow(write.table, write.id);
       else dataverse.seedRows(write.table, [webApiRow(write.row)]);
     }
+  }
+
+  /**
+   * The rows reconciliation has to repair when the contexts with these OperationIds never reached the bridge: those
+   * whose newest change was lost, except a row deleted without the bridge ever seeing it (nothing to repair).
+   */
+  rowsToRepair(dropped: ReadonlySet<string>): string[] {
+    const byRow = new Map<string, RowWrite[]>();
+    for (const write of this.writes) {
+      const key = `${write.table}/${write.id}`;
+      byRow.set(key, [...(byRow.get(key) ?? []), write]);
+    }
+    return [...byRow]
+      .filter(([, writes]) => {
+        const last = writes.at(-1) as RowWrite;
+        if (!dropped.has(last.operationId)) return false;
+        return last.row !== undefined || writes.some((w) => !dropped.has(w.operationId));
+      })
+      .map(([key]) => key);
   }
 
   private primaryId(table: string): string {

@@ -135,6 +135,10 @@ export interface ReconciliationReport {
   failedRuns: number;
   /** A second run once the first's events were projected: must find no gap. */
   secondRun?: Pick<ReconcileRunBody, 'rowsChecked' | 'gapsFound'>;
+  /** Rows whose newest change was dropped (and that the bridge had seen, for a Delete): what must be repaired. */
+  rowsToRepair: number;
+  /** Rows with a reconciliation event Event Grid accepted (over every run, failed ones included). */
+  rowsRepaired: number;
   /** Distinct reconciliation events (`bridgeorigin: reconciliation`) Event Grid accepted. */
   events: number;
   /** The same reconciliation event id accepted again (the documented window, as for contexts). */
@@ -384,6 +388,9 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       progress(`  reconciliation: ${JSON.stringify(end.run ?? end.lastError)}; comparing every row with Dataverse's`);
       reconciliation = {
         tables: book.tables.length,
+        rowsToRepair: book.rowsToRepair(
+          new Set(items.filter((item) => item.dropped).map((item) => item.operationId as string)),
+        ).length,
         ...(end.run
           ? {
               run: {
@@ -618,7 +625,7 @@ export interface Observed {
   seconds: number;
   hostOutput: string;
   /** With the Dataverse double: reconciliation's runs, its events by row (`table/id`), and the rows compared. */
-  reconciliation?: Omit<ReconciliationReport, 'events' | 'republishes' | 'rowsUnderTwoIds'> & {
+  reconciliation?: Omit<ReconciliationReport, 'events' | 'republishes' | 'rowsUnderTwoIds' | 'rowsRepaired'> & {
     reconciled: ReadonlyMap<string, ReadonlyMap<string, number>>;
   };
 }
@@ -664,7 +671,7 @@ export function judge(run: Observed): SoakReport {
         again += count - 1;
       }
     }
-    reconciliation = { ...rest, events, republishes: again, rowsUnderTwoIds };
+    reconciliation = { ...rest, rowsRepaired: reconciled.size, events, republishes: again, rowsUnderTwoIds };
   }
   const latencies: number[] = [];
   const lostContexts: string[] = [];
@@ -875,8 +882,9 @@ function reconciliationLines(
     `dropped              ${n(report.dropped)} contexts before ingest (never sent)`,
     `Dataverse            ${n(r.dataverse.requests)} requests to the double, faults injected: ${listed(r.dataverse.faults)}`,
     r.run
-      ? `reconciliation       ${r.run.pass} pass over ${n(r.tables)} tables after ${n(r.failedRuns)} failed run(s): ${n(r.run.rowsChecked)} rows checked, ${n(r.run.gapsFound)} gaps found, ${n(r.run.gapsRepaired)} repaired; ${n(r.events)} events published (${n(r.republishes)} republished, ${n(r.rowsUnderTwoIds)} rows under two ids); second run ${r.secondRun ? `${n(r.secondRun.rowsChecked)} rows checked, ${n(r.secondRun.gapsFound)} gaps` : 'failed'}`
+      ? `reconciliation       ${n(r.failedRuns)} failed run(s), then a ${r.run.pass} pass over ${n(r.tables)} tables: ${n(r.run.rowsChecked)} rows checked, ${n(r.run.gapsFound)} gaps found, ${n(r.run.gapsRepaired)} repaired; second run ${r.secondRun ? `${n(r.secondRun.rowsChecked)} rows checked, ${n(r.secondRun.gapsFound)} gaps` : 'failed'}`
       : `reconciliation       no run succeeded (${n(r.failedRuns)} failed)`,
+    `repaired             ${n(r.rowsRepaired)} rows (${n(r.rowsToRepair)} had their newest change dropped) by ${n(r.events)} reconciliation events over every run; republished ${n(r.republishes)}, rows under two event ids ${n(r.rowsUnderTwoIds)}`,
     `converged            ${n(c.converged)} of ${n(c.rowsChecked)} rows with Dataverse's; not converged ${n(c.notConverged.length)}`,
     ...c.notConverged.slice(0, 5).map((row) => `  e.g. ${row.row}: ${truncate(row.differences.join('; '), 150)}`),
   ];
