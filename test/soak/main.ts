@@ -15,8 +15,9 @@ the workload's rows (every context is a change Dataverse made, with change track
 reconcileChanges and compares every row's snapshot with the double's row. Sends every context more than once,
 shuffled, through Service Bus batches (the admin invoke) and the Dataverse webhook at the same time, re-driving failed
 or unanswered invocations as Service Bus and Dataverse would. Then reports, per context, what Event Grid accepted and
-what the subscriber received. Exits 1 if anything was lost or duplicated (or a row did not converge with Dataverse's, or a bad input was not rejected with its documented
-reason, or the host answered 500), 2 on a bad option.
+what the subscriber received. Exits 1 if anything was lost or duplicated (or a row did not converge with
+Dataverse's, or a bad input was not rejected with its documented reason, or the host answered 500), 2 on a bad
+option.
 
 Options:
   --count N          valid contexts to send (default ${DEFAULTS.count.toLocaleString('en-US')})
