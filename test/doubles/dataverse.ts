@@ -14,8 +14,8 @@
  * - Service protection: "Service protection API limits" (https://learn.microsoft.com/power-apps/developer/data-platform/api-limits):
  *   429 with `Retry-After` in seconds and the codes `0x80072322` (number of requests), `0x80072321` (execution time),
  *   `0x80072326` (concurrent requests). Injected with {@link DataverseDouble.inject} (the next n requests), or on a
- *   share of requests with {@link DataverseDouble.faultPolicy} (the soak's), as are 5xx answers and requests held past
- *   the client's timeout (the page's advice: retry after `Retry-After`; transient errors and timeouts are retried).
+ *   share of requests with {@link DataverseDouble.faultPolicy} (the soak's), as are 5xx answers (the error body of
+ *   "Compose HTTP requests and handle errors") and requests held past the client's timeout.
  * - `GET WhoAmI`: "WhoAmI Function" (https://learn.microsoft.com/power-apps/developer/data-platform/webapi/reference/whoami)
  *   and "Use the Web API" (`{ BusinessUnitId, UserId, OrganizationId }`).
  * - Table and column definitions: "Query table definitions using the Web API"
