@@ -110,6 +110,42 @@ describe('the Dataverse double', () => {
     expect(dataverse.requests.at(-2)).toMatchObject({ kind: 'whoAmI', status: 429, callerObjectId: 'abc' });
   });
 
+  it('answers the faults its policy picks (a 503, a request held past the client timeout) and serves the rest', async () => {
+    const picks = [{ kind: 'status', status: 503 } as const, { kind: 'delay', ms: 300 } as const, undefined];
+    dataverse.faultPolicy = () => picks.shift();
+    try {
+      const unavailable = await fetch(`${api}WhoAmI`, { headers: json });
+      expect(unavailable.status).toBe(503);
+      expect((await read(unavailable)).error.code).toBe('0x80040216');
+      await expect(fetch(`${api}WhoAmI`, { headers: json, signal: AbortSignal.timeout(100) })).rejects.toThrow();
+      expect((await fetch(`${api}WhoAmI`, { headers: json })).status).toBe(200);
+      // An injected fault comes first; the policy is asked only when none is pending.
+      dataverse.faultPolicy = () => ({ kind: 'status', status: 503 });
+      dataverse.inject({ kind: 'throttle', retryAfterSeconds: 1 });
+      const throttled = await fetch(`${api}WhoAmI`, { headers: json });
+      expect(throttled.status).toBe(429);
+      expect(throttled.headers.get('retry-after')).toBe('1');
+    } finally {
+      dataverse.faultPolicy = undefined;
+    }
+  });
+
+  it('deletes a row directly, leaving the tombstone change tracking reports', async () => {
+    const first = await read(await fetch(`${api}accounts`, { headers: { ...json, Prefer: 'odata.track-changes' } }));
+    const [id] = dataverse.seedRows('account', [{ name: 'Gone' }]) as [string];
+    expect(dataverse.deleteRow('account', id)).toBe(true);
+    expect(dataverse.deleteRow('account', id)).toBe(false);
+    expect(dataverse.row('account', id)).toBeUndefined();
+    const changes = await read(
+      await fetch(first['@odata.deltaLink'] as string, { headers: { ...json, Prefer: 'odata.track-changes' } }),
+    );
+    expect(changes.value).toContainEqual({
+      '@odata.context': `${api}$metadata#accounts/$deletedEntity`,
+      id,
+      reason: 'deleted',
+    });
+  });
+
   it('expires delta tokens with ExpiredVersionStamp, and stamps modifiedon to the second on tables that have it', async () => {
     const stamped = new DataverseDouble({ now: () => new Date('2026-03-01T10:00:00.789Z') });
     stamped.seedTable({

@@ -13,7 +13,9 @@
  *   `0x80040220` PrivilegeDenied).
  * - Service protection: "Service protection API limits" (https://learn.microsoft.com/power-apps/developer/data-platform/api-limits):
  *   429 with `Retry-After` in seconds and the codes `0x80072322` (number of requests), `0x80072321` (execution time),
- *   `0x80072326` (concurrent requests). Injected with {@link DataverseDouble.inject}.
+ *   `0x80072326` (concurrent requests). Injected with {@link DataverseDouble.inject} (the next n requests), or on a
+ *   share of requests with {@link DataverseDouble.faultPolicy} (the soak's), as are 5xx answers (the error body of
+ *   "Compose HTTP requests and handle errors") and requests held past the client's timeout.
  * - `GET WhoAmI`: "WhoAmI Function" (https://learn.microsoft.com/power-apps/developer/data-platform/webapi/reference/whoami)
  *   and "Use the Web API" (`{ BusinessUnitId, UserId, OrganizationId }`).
  * - Table and column definitions: "Query table definitions using the Web API"
@@ -262,6 +264,12 @@ export class DataverseDouble {
   }
 
   /**
+   * Asked for every request that no {@link inject}ed fault answered: a fault to answer instead, or `undefined` to
+   * serve it. For faults on a share of requests (the soak's): e.g. `() => random() < 0.1 ? throttle : undefined`.
+   */
+  faultPolicy: ((request: { method: string; path: string; kind: RequestKind }) => Fault | undefined) | undefined;
+
+  /**
    * Expires every delta token issued so far, as Dataverse does once a token is older than the organization's retention
    * (7 days by default): following one answers 400 `0x80044352`, and the client must start a full pass.
    */
@@ -305,6 +313,17 @@ export class DataverseDouble {
       t.rows.set(id, { data: this.stamp(t, { ...data, [t.primaryIdAttribute]: id }, version), version });
       return id;
     });
+  }
+
+  /**
+   * Deletes a row directly (no request counted), leaving the tombstone change tracking reports, as a DELETE does;
+   * returns whether the row existed.
+   */
+  deleteRow(table: string, id: string): boolean {
+    const t = this.table(table);
+    if (!t.rows.delete(id)) return false;
+    t.tombstones.push({ id, version: ++this.version });
+    return true;
   }
 
   /** A row's current values, or undefined (reads the store directly; no request counted). */
@@ -373,7 +392,9 @@ export class DataverseDouble {
     if (pending) {
       pending.remaining--;
       if (pending.remaining === 0) this.faults.splice(this.faults.indexOf(pending), 1);
-      const fault = pending.fault;
+    }
+    const fault = pending?.fault ?? this.faultPolicy?.({ method, path, kind });
+    if (fault) {
       if (fault.kind === 'drop') {
         record.status = -1;
         req.socket.destroy();

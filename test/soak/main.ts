@@ -9,11 +9,15 @@ const HELP = `Usage: npm run soak [-- --count N] [options]
 Runs the local host (npm start's build) on an Azurite of its own behind a proxy that fails a share of storage
 requests, against a local Event Grid receiver that fails a share of requests and pushes what it accepts to
 deliverSubscriptions (which calls a local subscriber), and kills the host (SIGKILL) at random moments, restarting it
-on the same storage. Sends every context more than once, shuffled, through Service Bus batches (the admin invoke) and
-the Dataverse webhook at the same time, re-driving failed or unanswered invocations as Service Bus and Dataverse
-would. Then reports, per context, what Event Grid accepted and what the subscriber received. Exits 1 if anything was
-lost or duplicated (or a bad input was not rejected with its documented reason, or the host answered 500), 2 on a
-bad option.
+on the same storage. With reconciliation or Dataverse faults on, it also runs a Dataverse test double whose rows are
+the workload's rows (every context is a change Dataverse made, with change tracking), points the host at it
+(DATAVERSE_URL), fails a share of its requests, drops a share of the contexts before ingest, and at the end runs
+reconcileChanges and compares every row's snapshot with the double's row. Sends every context more than once,
+shuffled, through Service Bus batches (the admin invoke) and the Dataverse webhook at the same time, re-driving failed
+or unanswered invocations as Service Bus and Dataverse would. Then reports, per context, what Event Grid accepted and
+what the subscriber received. Exits 1 if anything was lost or duplicated (or a row did not converge with
+Dataverse's, or a bad input was not rejected with its documented reason, or the host answered 500), 2 on a bad
+option.
 
 Options:
   --count N          valid contexts to send (default ${DEFAULTS.count.toLocaleString('en-US')})
@@ -25,6 +29,12 @@ Options:
                      (default ${DEFAULTS.crashes}; 0 for none)
   --crash-every S    also kill it every S seconds on average (0.5 to 1.5 × S, seeded) while sending (default off);
                      keep S well above the soak's 10 s lease plus a restart, or messages run out of deliveries
+  --drop-rate R      share of valid contexts lost before ingest (never sent, as a deleted Service Bus namespace or a
+                     rotated key loses them), repaired by reconcileChanges at the end; every row must converge
+                     (default ${DEFAULTS.dropRate}; 0 with --dataverse-fault-rate 0 turns the Dataverse double off)
+  --dataverse-fault-rate R
+                     share of the Dataverse double's requests answered 429 (Retry-After, a service protection code),
+                     503, or held past the client's timeout (default ${DEFAULTS.dataverseFaultRate})
   --bad N            bad inputs mixed in on purpose (default ${DEFAULTS.bad})
   --batch N          messages per Service Bus invocation (default ${DEFAULTS.batchSize})
   --concurrency N    invocations / webhook posts in flight per path (default ${DEFAULTS.concurrency})
@@ -63,6 +73,8 @@ function parse(): { help: boolean; json: boolean; options: Omit<SoakOptions, 'pr
       'storage-fault-rate': { type: 'string' },
       crashes: { type: 'string' },
       'crash-every': { type: 'string' },
+      'drop-rate': { type: 'string' },
+      'dataverse-fault-rate': { type: 'string' },
       bad: { type: 'string' },
       batch: { type: 'string' },
       concurrency: { type: 'string' },
@@ -84,6 +96,8 @@ function parse(): { help: boolean; json: boolean; options: Omit<SoakOptions, 'pr
       storageFaultRate: share(values['storage-fault-rate'], '--storage-fault-rate', defaults.storageFaultRate),
       crashes: integer(values.crashes, '--crashes', defaults.crashes, 0),
       crashEverySeconds: positive(values['crash-every'], '--crash-every', defaults.crashEverySeconds),
+      dropRate: share(values['drop-rate'], '--drop-rate', defaults.dropRate),
+      dataverseFaultRate: share(values['dataverse-fault-rate'], '--dataverse-fault-rate', defaults.dataverseFaultRate),
       bad: integer(values.bad, '--bad', defaults.bad, 0),
       batchSize: integer(values.batch, '--batch', defaults.batchSize, 1),
       concurrency: integer(values.concurrency, '--concurrency', defaults.concurrency, 1),

@@ -8,7 +8,7 @@ import type { ReceivedDelivery } from './subscriber.js';
 import { buildItems, plan, type SoakItem } from './workload.js';
 
 describe('npm run soak, small: every fault class at once', () => {
-  it('publishes and delivers every context under one event id, through Event Grid and storage faults and crashes', async () => {
+  it('publishes and delivers every context under one event id, through Event Grid, storage and Dataverse faults, crashes and dropped contexts, and every row converges', async () => {
     const report = await runSoak({
       ...DEFAULTS,
       count: 200,
@@ -16,19 +16,33 @@ describe('npm run soak, small: every fault class at once', () => {
       faultRate: 0.3,
       storageFaultRate: 0.1,
       crashes: 2,
+      dropRate: 0.1,
+      dataverseFaultRate: 0.3,
       batchSize: 16,
       concurrency: 4,
       seed: 7,
     });
     expect(report.failures).toEqual([]);
     expect(report.ok).toBe(true);
-    expect(report.published).toBe(200);
+    // A share of the contexts never reached the bridge; every other one was published.
+    expect(report.dropped).toBeGreaterThan(0);
+    expect(report.published).toBe(200 - report.dropped);
     expect(report.lost).toBe(0);
+    // Reconciliation, under the same faults and Dataverse's, repaired every row whose newest change was dropped, once.
+    const reconciliation = report.reconciliation;
+    expect(reconciliation?.run).toBeDefined();
+    expect(reconciliation?.rowsToRepair).toBeGreaterThan(0);
+    expect(reconciliation?.rowsRepaired).toBeGreaterThanOrEqual(reconciliation?.rowsToRepair ?? Infinity);
+    expect(reconciliation?.rowsUnderTwoIds).toBe(0);
+    expect(reconciliation?.secondRun?.gapsFound).toBe(0);
+    expect(reconciliation?.convergence.rowsChecked).toBeGreaterThan(100);
+    expect(reconciliation?.convergence.notConverged).toEqual([]);
+    expect(Object.values(reconciliation?.dataverse.faults ?? {}).reduce((a, b) => a + b, 0)).toBeGreaterThan(0);
     expect(report.duplicatesPublished).toBe(0);
     expect(report.eventGrid.unexpectedEvents).toBe(0);
     expect(report.eventGrid.violations).toEqual([]);
-    // Every published event reached the subscriber, each under one delivery id, signed with its secret.
-    expect(report.subscriber.delivered).toBe(200);
+    // Every published event reached the subscriber (reconciliation's too), each under one delivery id, signed.
+    expect(report.subscriber.delivered).toBe(report.published + (reconciliation?.events ?? 0));
     expect(report.subscriber.undelivered).toBe(0);
     expect(report.subscriber.duplicateDeliveries).toBe(0);
     expect(report.subscriber.badSignatures).toBe(0);
@@ -52,7 +66,7 @@ describe('npm run soak, small: every fault class at once', () => {
     expect(Object.values(report.eventGrid.faults).reduce((a, b) => a + b, 0)).toBeGreaterThan(0);
     expect(report.hostErrors).toEqual([]);
     expect(report.latencyMs.p50).toBeLessThanOrEqual(report.latencyMs.p99);
-    expect(formatReport(report).at(-1)).toBe('OK: nothing lost, nothing duplicated.');
+    expect(formatReport(report).at(-1)).toBe('OK: nothing lost, nothing duplicated, every row converged.');
   }, 300_000);
 });
 
@@ -246,6 +260,67 @@ describe('judging a soak run', () => {
     ]);
   });
 
+  it('does not count dropped contexts as lost; counts reconciliation events as published and fails on rows not converged', () => {
+    const reconciliation = {
+      tables: 1,
+      rowsToRepair: 1,
+      run: { rowsChecked: 2, gapsFound: 1, gapsRepaired: 1, pass: 'delta' },
+      failedRuns: 0,
+      secondRun: { rowsChecked: 0, gapsFound: 0 },
+      reconciled: new Map([['account/b', new Map([['ev-r', 1]])]]),
+      convergence: { rowsChecked: 2, converged: 2, notConverged: [] },
+      dataverse: { requests: 9, faults: { '429': 1 } },
+    };
+    const run = observed({
+      items: [a, { ...b, dropped: true }, bad],
+      accepted: new Map([['op-a', new Map([['ev-a', 1]])]]),
+      firstAccepted: new Map([['op-a', 100]]),
+      subscriber: {
+        subscriptionId: 'sub',
+        deliveries: [delivery('ev-a', 'op-a'), delivery('ev-r', 'rec')],
+        pushes: { invocations: 2, retries: 0, givenUp: 0 },
+      },
+      reconciliation,
+    });
+    const report = judge(run);
+    expect(report.failures).toEqual([]);
+    expect(report).toMatchObject({ dropped: 1, lost: 0, published: 1 });
+    expect(report.reconciliation).toMatchObject({ events: 1, rowsRepaired: 1, republishes: 0, rowsUnderTwoIds: 0 });
+    expect(report.subscriber).toMatchObject({ delivered: 2, unexpected: 0 });
+    expect(formatReport(report)).toContain("converged            2 of 2 rows with Dataverse's; not converged 0");
+
+    const failed = judge({
+      ...run,
+      reconciliation: {
+        ...reconciliation,
+        secondRun: { rowsChecked: 1, gapsFound: 1 },
+        reconciled: new Map([
+          [
+            'account/b',
+            new Map([
+              ['ev-r', 1],
+              ['ev-r2', 1],
+            ]),
+          ],
+        ]),
+        convergence: {
+          rowsChecked: 2,
+          converged: 1,
+          notConverged: [{ row: 'account/b', differences: ['name: "A" in the bridge, "B" in Dataverse'] }],
+        },
+      },
+    });
+    expect(failed.failures).toEqual([
+      '1 published event(s) never delivered to the subscriber',
+      'the second reconciliation run found 1 gap(s) the first had repaired',
+      '1 row(s) repaired by reconciliation under two event ids',
+      "1 row(s) not converged with Dataverse's",
+    ]);
+    expect(formatReport(failed)).toContain('  e.g. account/b: name: "A" in the bridge, "B" in Dataverse');
+    const none = judge({ ...run, reconciliation: { ...reconciliation, run: undefined, failedRuns: 10 } });
+    expect(none.failures).toContain('no reconciliation run succeeded (10 failed)');
+  });
+
   it('takes nearest-rank percentiles', () => {
     expect(percentile([], 0.5)).toBe(0);
     expect(percentile([5], 0.99)).toBe(5);
@@ -274,6 +349,8 @@ describe('npm run soak: the command line', () => {
     expect(result.stdout).toContain('--storage-fault-rate R');
     expect(result.stdout).toContain('--crashes N');
     expect(result.stdout).toContain('--crash-every S');
+    expect(result.stdout).toContain('--drop-rate R');
+    expect(result.stdout).toContain('--dataverse-fault-rate R');
   });
 
   it('exits 2 and names the option on a bad value', () => {
@@ -285,6 +362,10 @@ describe('npm run soak: the command line', () => {
     );
     expect(soak(['--crashes', '1.5']).stderr).toContain('--crashes must be an integer ≥ 0, got "1.5".');
     expect(soak(['--crash-every', '0']).stderr).toContain('--crash-every must be a number of seconds > 0, got "0".');
+    expect(soak(['--drop-rate', '1.5']).stderr).toContain('--drop-rate must be between 0 and 1, got "1.5".');
+    expect(soak(['--dataverse-fault-rate', 'x']).stderr).toContain(
+      '--dataverse-fault-rate must be between 0 and 1, got "x".',
+    );
   });
 });
 

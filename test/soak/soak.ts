@@ -2,10 +2,20 @@ import { createHash, randomUUID } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import pLimit from 'p-limit';
 import type { AdminInvokeRequest, AdminMessage } from '../../tools/localhost/server.js';
+import { DataverseDouble } from '../doubles/dataverse.js';
 import { type Azurite, startAzurite } from '../helpers/azurite.js';
 import { type Fault, type ReceivedCloudEvent, startEventGridReceiver } from '../helpers/eventGridReceiver.js';
 import { ORGANIZATION_PROPERTY, seededRandom } from '../helpers/pipeline.js';
 import { type CrashingHost, startCrashingHost } from './crashingHost.js';
+import {
+  type Convergence,
+  checkConvergence,
+  DATAVERSE_TIMEOUT_SECONDS,
+  dataverseFaults,
+  type ReconcileRunBody,
+  reconcileUntilSucceeded,
+} from './reconciliation.js';
+import { RowBook } from './rows.js';
 import { STORAGE_FAULTS, type StorageFault, type StorageProxy, startStorageProxy } from './storageProxy.js';
 import { backoff, EventGridPush, type ReceivedDelivery, type Subscriber, startSubscriber } from './subscriber.js';
 import { buildItems, type Delivery, plan, type SoakItem } from './workload.js';
@@ -33,6 +43,14 @@ export interface SoakOptions {
   crashes: number;
   /** Also kill it every this many seconds on average (seeded, 0.5 to 1.5 times it) while sending; 0: not on a clock. */
   crashEverySeconds: number;
+  /**
+   * Share of the valid contexts lost before they reach the bridge (never sent, as a deleted Service Bus namespace or a
+   * rotated key loses them); `reconcileChanges` must repair their rows. With this or `dataverseFaultRate` above 0, the
+   * host reads the Dataverse double (`DATAVERSE_URL`), whose rows are the workload's rows.
+   */
+  dropRate: number;
+  /** Share of the Dataverse double's requests answered 429 (`Retry-After`), 503, or held past the client's timeout. */
+  dataverseFaultRate: number;
   /** A file to write the local host's output to (every process, crashes marked), to look into a failure. */
   hostLog?: string;
   progress: (line: string) => void;
@@ -50,6 +68,8 @@ export const DEFAULTS: SoakOptions = {
   storageFaultRate: 0.05,
   crashes: 5,
   crashEverySeconds: 0,
+  dropRate: 0.05,
+  dataverseFaultRate: 0.1,
   progress: () => {},
 };
 
@@ -95,12 +115,40 @@ export interface SoakReport {
   eventGrid: { requests: number; faults: Record<string, number>; violations: string[]; unexpectedEvents: number };
   storage: { requests: number; faults: Record<string, number> };
   crashes: { count: number; downSeconds: number };
+  /** Valid contexts dropped before ingest (never sent): not lost, but repaired by reconciliation. */
+  dropped: number;
+  /** With `dropRate` or `dataverseFaultRate` above 0: reconciliation against the Dataverse double, and its faults. */
+  reconciliation?: ReconciliationReport;
   subscriber: SubscriberReport;
   seconds: number;
   throughput: number;
   latencyMs: { p50: number; p99: number; max: number };
   /** Lines of the local host's output that say a function crashed or a request failed with 500. */
   hostErrors: string[];
+}
+
+/** Reconciliation at the end of the run, and whether every row converged with Dataverse's. */
+export interface ReconciliationReport {
+  tables: number;
+  /** The run that succeeded at the end (`undefined`: none did), and the runs before it that failed. */
+  run?: Pick<ReconcileRunBody, 'rowsChecked' | 'gapsFound' | 'gapsRepaired'> & { pass: string };
+  failedRuns: number;
+  /** A second run once the first's events were projected: must find no gap. */
+  secondRun?: Pick<ReconcileRunBody, 'rowsChecked' | 'gapsFound'>;
+  /** Rows whose newest change was dropped (and that the bridge had seen, for a Delete): what must be repaired. */
+  rowsToRepair: number;
+  /** Rows with a reconciliation event Event Grid accepted (over every run, failed ones included). */
+  rowsRepaired: number;
+  /** Distinct reconciliation events (`bridgeorigin: reconciliation`) Event Grid accepted. */
+  events: number;
+  /** The same reconciliation event id accepted again (the documented window, as for contexts). */
+  republishes: number;
+  /** Rows with reconciliation events under more than one event id: must be 0. */
+  rowsUnderTwoIds: number;
+  /** Rows the soak read back and compared with the double's; those that did not converge must be none. */
+  convergence: Convergence;
+  /** The double's requests, and the faults injected into them. */
+  dataverse: { requests: number; faults: Record<string, number> };
 }
 
 /** What the subscriber received, against what Event Grid accepted. */
@@ -143,7 +191,24 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   const faults: Record<string, number> = {};
   const firstAccepted = new Map<string, number>();
   const accepted = new Map<string, Map<string, number>>();
+  /** Reconciliation's events, by row (`table/id`): how many times each event id was accepted. */
+  const reconciled = new Map<string, Map<string, number>>();
   let push: EventGridPush | undefined;
+  let project: EventGridPush | undefined;
+  // With reconciliation or Dataverse faults: the double, whose rows are the workload's rows, on a clock of the soak's.
+  const book =
+    options.dropRate > 0 || options.dataverseFaultRate > 0 ? new RowBook(seededRandom(options.seed + 6)) : undefined;
+  const dataverseClock = { now: new Date() };
+  let dataverseFaultRate = 0;
+  const dataverseFaultCounts: Record<string, number> = {};
+  const dataverse = book ? new DataverseDouble({ now: () => dataverseClock.now }) : undefined;
+  if (dataverse) {
+    dataverse.faultPolicy = dataverseFaults(
+      seededRandom(options.seed + 5),
+      () => dataverseFaultRate,
+      dataverseFaultCounts,
+    );
+  }
   const receiver = await startEventGridReceiver({
     key: TOPIC_KEY,
     fault: () => {
@@ -156,6 +221,13 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     onAccepted: (events) => {
       const now = performance.now();
       for (const event of events) {
+        if (event.bridgeorigin === 'reconciliation') {
+          const row = rowOf(event);
+          const ids = reconciled.get(row) ?? new Map<string, number>();
+          ids.set(event.id, (ids.get(event.id) ?? 0) + 1);
+          reconciled.set(row, ids);
+          continue;
+        }
         const operationId = operationIdOf(event);
         const ids = accepted.get(operationId) ?? new Map<string, number>();
         ids.set(event.id, (ids.get(event.id) ?? 0) + 1);
@@ -164,6 +236,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       }
       // Event Grid pushes every accepted event to the subscriptions on the topic.
       push?.push(events);
+      project?.push(events);
     },
   });
   // Off while the soak sets up (the subscription) and reads the results back: only the run itself is faulty.
@@ -192,18 +265,46 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       .replace(/TableEndpoint=[^;]+/, `TableEndpoint=${tables.origin}/devstoreaccount1`)
       .replace(/BlobEndpoint=[^;]+/, `BlobEndpoint=${blobs.origin}/devstoreaccount1`);
     const faulty = options.storageFaultRate > 0 || options.crashes > 0 || options.crashEverySeconds > 0;
+    // Built before the host starts: with the double, its tables are the workload's (BRIDGE_RECONCILE_TABLES).
+    const items = buildItems({ ...options, random, ...(book ? { shape: book.shape.bind(book) } : {}) });
+    if (book && dataverse) {
+      for (const table of book.tableSeeds()) dataverse.seedTable(table);
+      await dataverse.start();
+    }
     host = await startCrashingHost({
       AzureWebJobsStorage: connectionString,
       EVENTGRID_TOPIC_ENDPOINT: receiver.endpoint,
       EVENTGRID_TOPIC_KEY: TOPIC_KEY,
       ...(faulty ? { BRIDGE_LEASE_SECONDS: String(SOAK_LEASE_SECONDS) } : {}),
+      // Every Dataverse read of the app (reconciliation, and any other made when DATAVERSE_URL is set) goes to the
+      // double, under its faults. The timer is set to once a year: the soak runs reconciliation itself.
+      ...(book && dataverse
+        ? {
+            DATAVERSE_URL: dataverse.url,
+            DATAVERSE_TIMEOUT_SECONDS: String(DATAVERSE_TIMEOUT_SECONDS),
+            BRIDGE_RECONCILE_TABLES: book.tables.join(','),
+            BRIDGE_RECONCILE_SCHEDULE: '0 0 0 1 1 *',
+          }
+        : {}),
     });
     subscriber = await startSubscriber(SUBSCRIPTION_SECRET);
     const subscriptionId = await subscribe(host, subscriber.callbackUrl);
     push = new EventGridPush(host.request, options.concurrency);
-
-    const items = buildItems({ ...options, random });
-    const deliveries = plan(items, random);
+    if (book && dataverse) {
+      // The change log and row snapshots are what reconciliation compares with Dataverse: Event Grid pushes every
+      // event to projectChanges too. A first run before any change saves each table's delta link (a full pass over
+      // no rows); then Dataverse makes every change, and a share of the posts are lost on their way.
+      project = new EventGridPush(host.request, options.concurrency, 30, 'projectChanges');
+      const first = await reconcileUntilSucceeded(host, 1);
+      if (!first.run) throw new Error(`The first reconciliation run failed: ${first.lastError}`);
+      book.apply(dataverse, dataverseClock);
+      const dropRandom = seededRandom(options.seed + 4);
+      for (const item of items) if (item.operationId && dropRandom() < options.dropRate) item.dropped = true;
+    }
+    const deliveries = plan(
+      items.filter((item) => !item.dropped),
+      random,
+    );
     const queue = deliveries.filter((d) => d.item.path === 'queue');
     const webhook = deliveries.filter((d) => d.item.path === 'webhook');
     const batches = Array.from({ length: Math.ceil(queue.length / options.batchSize) }, (_, b) =>
@@ -247,6 +348,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     if (options.crashEverySeconds > 0) tick();
 
     storageFaultRate = options.storageFaultRate;
+    dataverseFaultRate = options.dataverseFaultRate;
     const started = performance.now();
     const ticker = setInterval(
       () =>
@@ -265,12 +367,47 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       clearTimeout(clock);
       await Promise.all(crashing);
       await push.drain();
+      await project?.drain();
     } finally {
       sending = false;
       clearTimeout(clock);
       clearInterval(ticker);
     }
     const seconds = (performance.now() - started) / 1000;
+    // Reconciliation under the same faults (Event Grid, storage, Dataverse), until a run succeeds; its events are
+    // projected and delivered; a second run must find nothing left to repair.
+    let reconciliation: Observed['reconciliation'];
+    if (book && dataverse && project) {
+      progress('  reconciliation: reconcileChanges through the admin endpoint');
+      const end = await reconcileUntilSucceeded(host);
+      await Promise.all([push.drain(), project.drain()]);
+      const second = end.run ? await reconcileUntilSucceeded(host) : undefined;
+      await Promise.all([push.drain(), project.drain()]);
+      dataverseFaultRate = 0;
+      storageFaultRate = 0;
+      progress(`  reconciliation: ${JSON.stringify(end.run ?? end.lastError)}; comparing every row with Dataverse's`);
+      reconciliation = {
+        tables: book.tables.length,
+        rowsToRepair: book.rowsToRepair(
+          new Set(items.filter((item) => item.dropped).map((item) => item.operationId as string)),
+        ).length,
+        ...(end.run
+          ? {
+              run: {
+                rowsChecked: end.run.rowsChecked,
+                gapsFound: end.run.gapsFound,
+                gapsRepaired: end.run.gapsRepaired,
+                pass: [...new Set(end.run.tables.map((t) => t.pass))].join(', '),
+              },
+            }
+          : {}),
+        failedRuns: end.failedRuns + (second?.failedRuns ?? 0),
+        ...(second?.run ? { secondRun: { rowsChecked: second.run.rowsChecked, gapsFound: second.run.gapsFound } } : {}),
+        reconciled,
+        convergence: await checkConvergence(host, book, dataverse, options.concurrency),
+        dataverse: { requests: dataverse.count(), faults: dataverseFaultCounts },
+      };
+    }
     storageFaultRate = 0;
     const rejected = await rejectedJobs(host);
     if (options.hostLog) await writeFile(options.hostLog, host.output());
@@ -281,7 +418,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       queueBatches: batches.length,
       webhookPosts: webhook.length,
       firstSent: driver.firstSent,
-      problems: [...driver.problems, ...push.problems],
+      problems: [...driver.problems, ...push.problems, ...(project?.problems ?? [])],
       redrives: driver.redrives,
       eventGrid: { requests: receiver.requests.length, faults, violations: receiver.violations },
       storage: {
@@ -295,6 +432,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       rejected,
       seconds,
       hostOutput: host.output(),
+      ...(reconciliation ? { reconciliation } : {}),
     });
   } finally {
     await host?.stop();
@@ -302,6 +440,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     for (const proxy of proxies) await proxy.stop();
     await azurite?.stop();
     await receiver.stop();
+    await dataverse?.stop();
   }
 }
 
@@ -421,6 +560,12 @@ class Driver {
   }
 }
 
+/** The row a reconciliation event is about, as `table/id`. */
+function rowOf(event: ReceivedCloudEvent): string {
+  const data = event.data as { primaryEntityName?: unknown; primaryEntityId?: unknown } | undefined;
+  return `${String(data?.primaryEntityName)}/${String(data?.primaryEntityId).toLowerCase()}`;
+}
+
 function operationIdOf(event: ReceivedCloudEvent): string {
   const data = event.data as { operationId?: unknown } | undefined;
   return typeof data?.operationId === 'string' ? data.operationId : `(event ${event.id} without data.operationId)`;
@@ -479,11 +624,16 @@ export interface Observed {
   rejected: SoakReport['rejected'];
   seconds: number;
   hostOutput: string;
+  /** With the Dataverse double: reconciliation's runs, its events by row (`table/id`), and the rows compared. */
+  reconciliation?: Omit<ReconciliationReport, 'events' | 'republishes' | 'rowsUnderTwoIds' | 'rowsRepaired'> & {
+    reconciled: ReadonlyMap<string, ReadonlyMap<string, number>>;
+  };
 }
 
 /** Counts what was published and delivered per context against what was sent, and says whether the run passed. */
 export function judge(run: Observed): SoakReport {
-  const contexts = run.items.filter((item) => item.operationId !== undefined);
+  const contexts = run.items.filter((item) => item.operationId !== undefined && !item.dropped);
+  const dropped = run.items.filter((item) => item.dropped).length;
   const bad = run.items.filter((item) => item.expectedCode !== undefined);
   const sentIds = new Set(contexts.map((item) => item.operationId as string));
   let duplicates = 0;
@@ -506,6 +656,23 @@ export function judge(run: Observed): SoakReport {
     }
   }
   const republishes = republished.reduce((sum, row) => sum + row.accepted - 1, 0);
+  // Reconciliation's events are published like any other and must reach the subscriber too.
+  let reconciliation: ReconciliationReport | undefined;
+  if (run.reconciliation) {
+    const { reconciled, ...rest } = run.reconciliation;
+    let events = 0;
+    let again = 0;
+    let rowsUnderTwoIds = 0;
+    for (const ids of reconciled.values()) {
+      events += ids.size;
+      if (ids.size > 1) rowsUnderTwoIds++;
+      for (const [eventId, count] of ids) {
+        acceptedEventIds.add(eventId);
+        again += count - 1;
+      }
+    }
+    reconciliation = { ...rest, rowsRepaired: reconciled.size, events, republishes: again, rowsUnderTwoIds };
+  }
   const latencies: number[] = [];
   const lostContexts: string[] = [];
   for (const item of contexts) {
@@ -546,6 +713,21 @@ export function judge(run: Observed): SoakReport {
   if (subscriber.repeats > 0 && !windowCanOpen)
     failures.push(`${subscriber.repeats} repeated delivery(ies) with no crash or storage fault to explain them`);
   if (subscriber.badSignatures > 0) failures.push(`${subscriber.badSignatures} delivery(ies) with a wrong signature`);
+  if (reconciliation) {
+    const { run: end, secondRun, convergence } = reconciliation;
+    if (!end) failures.push(`no reconciliation run succeeded (${reconciliation.failedRuns} failed)`);
+    if (secondRun && secondRun.gapsFound > 0)
+      failures.push(`the second reconciliation run found ${secondRun.gapsFound} gap(s) the first had repaired`);
+    if (end && !secondRun) failures.push('the second reconciliation run did not succeed');
+    if (reconciliation.rowsUnderTwoIds > 0)
+      failures.push(`${reconciliation.rowsUnderTwoIds} row(s) repaired by reconciliation under two event ids`);
+    if (reconciliation.republishes > 0 && !windowCanOpen)
+      failures.push(
+        `${reconciliation.republishes} republish(es) of a reconciliation event with no crash or storage fault`,
+      );
+    if (convergence.notConverged.length > 0)
+      failures.push(`${convergence.notConverged.length} row(s) not converged with Dataverse's`);
+  }
   if (subscriber.unexpected > 0)
     failures.push(`${subscriber.unexpected} delivery(ies) of events Event Grid never accepted`);
   for (const row of rejectedByCode) {
@@ -584,6 +766,8 @@ export function judge(run: Observed): SoakReport {
     eventGrid: { ...run.eventGrid, unexpectedEvents: unexpected },
     storage: run.storage,
     crashes: run.crashes,
+    dropped,
+    ...(reconciliation ? { reconciliation } : {}),
     subscriber,
     seconds: run.seconds,
     throughput: publishedAt.length / run.seconds,
@@ -675,14 +859,35 @@ export function formatReport(report: SoakReport): string[] {
     `Event Grid           ${n(report.eventGrid.requests)} requests, faults injected: ${listed(report.eventGrid.faults)}; pushed to deliverSubscriptions ${n(s.pushes.invocations)} times (${n(s.pushes.retries)} retries, ${n(s.pushes.givenUp)} given up)`,
     `storage              ${n(report.storage.requests)} requests, faults injected: ${listed(report.storage.faults)}`,
     `crashes              ${n(report.crashes.count)} (SIGKILL), ${report.crashes.downSeconds.toFixed(1)} s down in all`,
+    ...reconciliationLines(report, n, listed),
     `throughput           ${report.throughput.toFixed(0)} contexts/s over ${report.seconds.toFixed(1)} s`,
     `latency send→publish p50 ${report.latencyMs.p50.toFixed(0)} ms, p99 ${report.latencyMs.p99.toFixed(0)} ms, max ${report.latencyMs.max.toFixed(0)} ms`,
     '',
     report.ok
-      ? 'OK: nothing lost, nothing duplicated.'
+      ? `OK: nothing lost, nothing duplicated${report.reconciliation ? ', every row converged' : ''}.`
       : `FAILED:\n${report.failures.map((f) => `  - ${f}`).join('\n')}`,
   ];
   return lines;
+}
+
+function reconciliationLines(
+  report: SoakReport,
+  n: (value: number) => string,
+  listed: (faults: Record<string, number>) => string,
+): string[] {
+  const r = report.reconciliation;
+  if (!r) return [];
+  const c = r.convergence;
+  return [
+    `dropped              ${n(report.dropped)} contexts before ingest (never sent)`,
+    `Dataverse            ${n(r.dataverse.requests)} requests to the double, faults injected: ${listed(r.dataverse.faults)}`,
+    r.run
+      ? `reconciliation       ${n(r.failedRuns)} failed run(s), then a ${r.run.pass} pass over ${n(r.tables)} tables: ${n(r.run.rowsChecked)} rows checked, ${n(r.run.gapsFound)} gaps found, ${n(r.run.gapsRepaired)} repaired; second run ${r.secondRun ? `${n(r.secondRun.rowsChecked)} rows checked, ${n(r.secondRun.gapsFound)} gaps` : 'failed'}`
+      : `reconciliation       no run succeeded (${n(r.failedRuns)} failed)`,
+    `repaired             ${n(r.rowsRepaired)} rows (${n(r.rowsToRepair)} had their newest change dropped) by ${n(r.events)} reconciliation events over every run; republished ${n(r.republishes)}, rows under two event ids ${n(r.rowsUnderTwoIds)}`,
+    `converged            ${n(c.converged)} of ${n(c.rowsChecked)} rows with Dataverse's; not converged ${n(c.notConverged.length)}`,
+    ...c.notConverged.slice(0, 5).map((row) => `  e.g. ${row.row}: ${truncate(row.differences.join('; '), 150)}`),
+  ];
 }
 
 function truncate(text: string, max: number): string {

@@ -79,6 +79,8 @@ export class EventGridPush {
     private readonly request: (path: string, init?: RequestInit) => Promise<Response>,
     concurrency: number,
     private readonly maxAttempts = 30,
+    /** The Event Grid–triggered function pushed to (a subscription of its own on the topic). */
+    private readonly functionName = 'deliverSubscriptions',
   ) {
     this.limit = pLimit(concurrency);
   }
@@ -103,7 +105,7 @@ export class EventGridPush {
       let status = 0;
       let text = '';
       try {
-        const response = await this.request('/admin/functions/deliverSubscriptions', {
+        const response = await this.request(`/admin/functions/${this.functionName}`, {
           method: 'POST',
           headers: { 'content-type': 'application/json' },
           body,
@@ -116,7 +118,7 @@ export class EventGridPush {
       }
       if (status === 202) return;
       if (status !== 0 && status !== 500) {
-        this.problems.push(`deliverSubscriptions answered ${status}: ${text.slice(0, 200)}`);
+        this.problems.push(`${this.functionName} answered ${status}: ${text.slice(0, 200)}`);
         return;
       }
       if (attempt === this.maxAttempts) break;

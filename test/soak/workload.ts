@@ -17,6 +17,8 @@ export interface SoakItem {
   expectedCode?: string;
   /** What kind of input it is (the sample's file name, or the kind of bad input). */
   kind: string;
+  /** Lost before it reached the bridge (never sent), as a deleted namespace or a rotated key would lose it. */
+  dropped?: boolean;
 }
 
 /** One send of an item: every item is sent more than once, and the sends are shuffled. */
@@ -85,6 +87,8 @@ export function buildItems(options: {
   webhookShare: number;
   random: () => number;
   seed: number;
+  /** Rewrites each context (in time order) before it is serialized, given the reference sample it was built from. */
+  shape?: (context: Record<string, unknown>, sample: Record<string, unknown>) => Record<string, unknown>;
 }): SoakItem[] {
   const names = contextNames();
   const samples = names.map((name) => rawContext(name));
@@ -94,13 +98,14 @@ export function buildItems(options: {
   for (let i = 0; i < options.count; i++) {
     const sample = samples[i % samples.length] as Record<string, unknown>;
     const operationId = guid(`${options.seed}-op-${i}`);
-    const context = {
+    const built = {
       ...sample,
       OperationId: operationId,
       CorrelationId: guid(`${options.seed}-correlation-${i}`),
       PrimaryEntityId: guid(`${options.seed}-row-${i % rows}`),
       OperationCreatedOn: `/Date(${start + i * 1_000})/`,
     };
+    const context = options.shape ? options.shape(built, sample) : built;
     items.push({
       index: i,
       path: options.random() < options.webhookShare ? 'webhook' : 'queue',
