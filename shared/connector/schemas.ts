@@ -301,6 +301,22 @@ const CHANGE_RECORD: Schema = {
       'Column Values Left Out',
       'True when the column values were too large to keep in the change log; the published event still has them.',
     ),
+    previousValues: object(
+      'Previous Values',
+      'For Update, when known: the value each sent column had before, by logical name (absent when not enriched).',
+    ),
+    valueChangedAttributes: strings(
+      'Columns With New Values',
+      'For Update: the sent columns whose value really changed (absent when not enriched).',
+      'Column With New Value',
+      'The logical name of a column whose value changed.',
+    ),
+    unknownPreviousAttributes: strings(
+      'Columns With Unknown Previous Values',
+      'For Update: the sent columns whose previous value is unknown, so they may have changed (absent when not enriched).',
+      'Column With Unknown Previous Value',
+      'The logical name of a column whose previous value is unknown.',
+    ),
     userId: string('User ID', 'The id of the user the operation ran as, if known.', nullable),
     initiatingUserId: string('Initiating User ID', 'The id of the user who started the operation, if known.', nullable),
     operationId: string('Operation ID', 'The Dataverse system job id of the operation, if any.', nullable),
@@ -461,6 +477,12 @@ const SUBSCRIPTION_REQUEST: Schema = {
       maxLength: 4096,
       'x-ms-visibility': 'advanced',
     }),
+    onlyWhenValuesChange: boolean(
+      'Only When Values Change',
+      'With Columns: only when one of their values really changed, not when it was merely sent again (a column ' +
+        'whose previous value is unknown counts as changed). Needs DATAVERSE_URL on the bridge.',
+      { 'x-ms-visibility': 'advanced' },
+    ),
     secret: string(
       'Signing Secret',
       'The key that signs each delivery, 16 to 256 characters; generated when left out or empty.',
@@ -507,6 +529,10 @@ const SUBSCRIPTION_VIEW_PROPERTIES: Record<string, Schema> = {
     'Column',
     'A column logical name.',
   ),
+  onlyWhenValuesChange: boolean(
+    'Only When Values Change',
+    'True when an Update matches only if one of the columns really changed value (or its previous value is unknown).',
+  ),
   createdAt: dateTime('Created At', 'When the subscription was created (UTC).'),
   health: string('Subscription Health', 'unhealthy after several deliveries in a row failed, else healthy.', {
     enum: ['healthy', 'unhealthy'],
@@ -521,6 +547,7 @@ const SUBSCRIPTION_VIEW_REQUIRED = [
   'tables',
   'messages',
   'columns',
+  'onlyWhenValuesChange',
   'createdAt',
   'health',
   'consecutiveFailures',
