@@ -608,6 +608,58 @@ const entityReference = (summary: string, description: string): Schema => ({
   'x-nullable': true,
 });
 
+/** `data.$bridge`: what the bridge added, not Dataverse (`shared/events/bridgeSection.ts`); absent when nothing was. */
+const BRIDGE_ADDITIONS: Schema = {
+  type: 'object',
+  properties: {
+    fetchedRow: {
+      type: 'object',
+      properties: {
+        fetchedAt: dateTime(
+          'Row Fetched At',
+          'When the bridge read the row from Dataverse (UTC), after the operation.',
+        ),
+        table: string('Fetched Row Table', 'The logical name of the table of the fetched row.'),
+        id: string('Fetched Row ID', 'The id of the fetched row.'),
+        found: boolean('Fetched Row Found', 'False when the row no longer existed when the bridge read it.'),
+        etag: string('Fetched Row ETag', 'The version of the fetched row.'),
+        attributes: object(
+          'Fetched Column Values',
+          'The row as read: lookups { id, table, name }, choices { value, label }.',
+        ),
+        formattedValues: object('Fetched Formatted Values', 'Formatted text of the other columns (money, dates).'),
+      },
+      description: 'For a message too large for Dataverse to send whole: the row, read by the bridge afterwards.',
+      'x-ms-summary': 'Fetched Row',
+    },
+    previousValues: object('Previous Values', 'For Update, when known: the value each sent column had before.'),
+    previousValueSources: object(
+      'Previous Value Sources',
+      'Where each previous value came from: preImage or snapshot.',
+    ),
+    valueChangedAttributes: strings(
+      'Columns With New Values',
+      'For Update: the sent columns whose value really changed.',
+      'Column With New Value',
+      'The logical name of a column whose value changed.',
+    ),
+    unknownPreviousAttributes: strings(
+      'Columns With Unknown Previous Values',
+      'For Update: the sent columns whose previous value is unknown, so they may have changed.',
+      'Column With Unknown Previous Value',
+      'The logical name of a column whose previous value is unknown.',
+    ),
+    omitted: strings(
+      'Omitted Values',
+      'Values left out so the event fits 1 MB, as paths such as fetchedRow.attributes.description.',
+      'Omitted Value',
+      'The path of a value left out.',
+    ),
+  },
+  description: 'What the bridge added to the event (with DATAVERSE_URL set), not what Dataverse sent.',
+  'x-ms-summary': 'Bridge Additions',
+};
+
 /** The delivered payload: the normalized context (`NormalizedContext`; DESIGN.md "The normalized context"). */
 const DATAVERSE_CONTEXT: Schema = {
   type: 'object',
@@ -667,6 +719,7 @@ const DATAVERSE_CONTEXT: Schema = {
       'Message Too Large',
       'True when Dataverse left out the parameters and images because the message was too large.',
     ),
+    $bridge: BRIDGE_ADDITIONS,
   },
 };
 
