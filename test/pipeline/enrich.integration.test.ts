@@ -256,6 +256,19 @@ describe('truncated contexts', () => {
     }
   });
 
+  it('fail the job when Dataverse does not know the table, rather than calling the row deleted', async () => {
+    const w = await world();
+    try {
+      const raw = { ...truncated(randomUUID()), PrimaryEntityName: 'new_unknown' };
+      const { outcomes, retry } = await ingest([webhook(raw, true)], { ...w.pipeline.deps, enrich: w.enrich });
+      expect(retry).toBe(true);
+      expect(outcomes[0]).toMatchObject({ status: 'failed', error: { code: 'DataverseNotFound' } });
+      expect(w.pipeline.receiver.events).toHaveLength(0);
+    } finally {
+      await w.stop();
+    }
+  });
+
   it('leave out the largest fetched values, and name them, when the row would take the event past the size limit', async () => {
     const w = await world({ maxEventBytes: 20_000, maxRequestBytes: 40_000 });
     try {
@@ -372,6 +385,30 @@ describe('previous values and really-changed columns', () => {
       expect(outcomes[0]?.status).toBe('published');
       expect(sectionOf(w.pipeline.receiver.events[0])).toMatchObject({ valueChangedAttributes: ['telephone1'] });
       expect(reads).toBe(0);
+    } finally {
+      await w.stop();
+    }
+  });
+});
+
+describe('a $bridge that came in with the context', () => {
+  it('is never published as if the bridge had written it', async () => {
+    const w = await world();
+    try {
+      const forged = { fetchedRow: { found: true, attributes: { fullname: 'Forged' } } };
+      const create = rawContext({ OperationId: randomUUID(), MessageName: 'Create', PrimaryEntityId: randomUUID() });
+      const { outcomes } = await ingest(
+        [webhook({ ...create, $bridge: forged }), webhook({ ...truncated(randomUUID()), $bridge: forged }, true)],
+        {
+          ...w.pipeline.deps,
+          enrich: w.enrich,
+        },
+      );
+      expect(outcomes.map((o) => o.status)).toEqual(['published', 'published']);
+      const created = w.pipeline.receiver.events.find((e) => e.type === 'dataverse.create');
+      expect(created?.data).not.toHaveProperty('$bridge');
+      const update = w.pipeline.receiver.events.find((e) => e.type === 'dataverse.update');
+      expect(sectionOf(update)?.fetchedRow).toMatchObject({ found: false });
     } finally {
       await w.stop();
     }
