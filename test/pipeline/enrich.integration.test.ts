@@ -4,7 +4,7 @@
  * double. Truncated contexts carry the row fetched afterwards; Updates carry previous values and really-changed
  * columns, in and out of order, with and without a pre-image; Dataverse down fails the job and loses nothing.
  */
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { projectChange } from '../../shared/changes/projectChanges.js';
 import { readContext } from '../../shared/dataverse/index.js';
@@ -17,13 +17,12 @@ import type { EnrichDeps } from '../../shared/pipeline/enrich.js';
 import type { InboundMessage } from '../../shared/pipeline/inbound.js';
 import { ingest } from '../../shared/pipeline/ingest.js';
 import { jobKeyForContext } from '../../shared/pipeline/jobKey.js';
-import { openStorage } from '../../shared/store/connect.js';
-import { TableChangeStore } from '../../shared/store/tableChangeStore.js';
+import type { TableChangeStore } from '../../shared/store/tableChangeStore.js';
 import { DataverseDouble } from '../doubles/dataverse.js';
 import { testAzurite } from '../helpers/azurite.js';
 import { dataContractJson, entity, kv, rawContext, reference, typed } from '../helpers/contexts.js';
 import type { ReceivedCloudEvent } from '../helpers/eventGridReceiver.js';
-import { type PipelineHarness, startPipeline } from '../helpers/pipeline.js';
+import { freshChangeStore, type PipelineHarness, startPipeline } from '../helpers/pipeline.js';
 
 const azurite = testAzurite();
 const FETCHED_AT = new Date('2026-03-04T05:06:07.000Z');
@@ -76,18 +75,22 @@ interface World {
   stop(): Promise<void>;
 }
 
+/** Runs `test` against a fresh world (its own prefix and receiver), stopped afterwards. */
+async function inWorld(
+  test: (w: World) => Promise<void>,
+  limits?: { maxEventBytes: number; maxRequestBytes: number },
+): Promise<void> {
+  const w = await world(limits);
+  try {
+    await test(w);
+  } finally {
+    await w.stop();
+  }
+}
+
 async function world(limits?: { maxEventBytes: number; maxRequestBytes: number }): Promise<World> {
   const pipeline = await startPipeline(azurite, limits ? { limits: { ...limits, maxEventsPerRequest: 5000 } } : {});
-  const storage = openStorage({
-    kind: 'connectionString',
-    connectionString: azurite.connectionString,
-    prefix: `e${randomBytes(5).toString('hex')}`,
-  });
-  const store = new TableChangeStore({
-    changes: storage.table(storage.names.changes),
-    rows: storage.table(storage.names.rows),
-    tables: storage.table(storage.names.tables),
-  });
+  const store = freshChangeStore(azurite);
   const enrich: EnrichDeps = { dataverse: async () => api, rows: store, now: () => FETCHED_AT };
   return { pipeline, store, enrich, stop: () => pipeline.stop() };
 }
@@ -148,8 +151,7 @@ async function publishAndProject(w: World, message: InboundMessage): Promise<Rec
 
 describe('truncated contexts', () => {
   it("carry the row fetched afterwards, in the connector's row shape, marked with when", async () => {
-    const w = await world();
-    try {
+    await inWorld(async (w) => {
       const [id] = dataverse.seedRows('contact', [
         {
           fullname: 'Ada Lovelace',
@@ -193,14 +195,11 @@ describe('truncated contexts', () => {
       expect(rest).toEqual(JSON.parse(JSON.stringify(context)));
       // Read as the application user: no impersonation header.
       expect(dataverse.requests.filter((r) => r.kind === 'retrieve').every((r) => !r.callerObjectId)).toBe(true);
-    } finally {
-      await w.stop();
-    }
+    });
   });
 
   it('say so when the row was deleted meanwhile, and fetch nothing for a Delete', async () => {
-    const w = await world();
-    try {
+    await inWorld(async (w) => {
       const gone = randomUUID();
       const retrievals = dataverse.count('retrieve');
       const { outcomes } = await ingest(
@@ -219,14 +218,11 @@ describe('truncated contexts', () => {
       expect(deletes).toHaveLength(1);
       expect(sectionOf(deletes[0])).toBeUndefined();
       expect(dataverse.count('retrieve') - retrievals).toBe(1);
-    } finally {
-      await w.stop();
-    }
+    });
   });
 
   it('fail the job while Dataverse is down, keep its bytes, and publish it once when Dataverse is back', async () => {
-    const w = await world();
-    try {
+    await inWorld(async (w) => {
       const [id] = dataverse.seedRows('contact', [{ fullname: 'Grace Hopper' }]) as [string];
       const message = webhook(truncated(id), true);
       for (const fault of [{ kind: 'status', status: 503 } as const, { kind: 'drop' } as const]) {
@@ -251,39 +247,34 @@ describe('truncated contexts', () => {
       const redelivered = await ingest([message], { ...w.pipeline.deps, enrich: w.enrich });
       expect(redelivered.outcomes[0]?.status).toBe('duplicate');
       expect(w.pipeline.receiver.events).toHaveLength(1);
-    } finally {
-      await w.stop();
-    }
+    });
   });
 
   it('fail the job when Dataverse does not know the table, rather than calling the row deleted', async () => {
-    const w = await world();
-    try {
+    await inWorld(async (w) => {
       const raw = { ...truncated(randomUUID()), PrimaryEntityName: 'new_unknown' };
       const { outcomes, retry } = await ingest([webhook(raw, true)], { ...w.pipeline.deps, enrich: w.enrich });
       expect(retry).toBe(true);
       expect(outcomes[0]).toMatchObject({ status: 'failed', error: { code: 'DataverseNotFound' } });
       expect(w.pipeline.receiver.events).toHaveLength(0);
-    } finally {
-      await w.stop();
-    }
+    });
   });
 
   it('leave out the largest fetched values, and name them, when the row would take the event past the size limit', async () => {
-    const w = await world({ maxEventBytes: 20_000, maxRequestBytes: 40_000 });
-    try {
-      const [id] = dataverse.seedRows('contact', [{ fullname: 'Big', description: 'x'.repeat(30_000) }]) as [string];
-      const { outcomes } = await ingest([webhook(truncated(id), true)], { ...w.pipeline.deps, enrich: w.enrich });
-      expect(outcomes[0]?.status).toBe('published');
-      const [event] = w.pipeline.receiver.events;
-      const section = sectionOf(event);
-      expect(section?.omitted).toEqual(['fetchedRow.attributes.description']);
-      expect(section?.fetchedRow?.attributes).toMatchObject({ fullname: 'Big' });
-      expect(section?.fetchedRow?.attributes).not.toHaveProperty('description');
-      expect(Buffer.byteLength(JSON.stringify(event))).toBeLessThan(20_000);
-    } finally {
-      await w.stop();
-    }
+    await inWorld(
+      async (w) => {
+        const [id] = dataverse.seedRows('contact', [{ fullname: 'Big', description: 'x'.repeat(30_000) }]) as [string];
+        const { outcomes } = await ingest([webhook(truncated(id), true)], { ...w.pipeline.deps, enrich: w.enrich });
+        expect(outcomes[0]?.status).toBe('published');
+        const [event] = w.pipeline.receiver.events;
+        const section = sectionOf(event);
+        expect(section?.omitted).toEqual(['fetchedRow.attributes.description']);
+        expect(section?.fetchedRow?.attributes).toMatchObject({ fullname: 'Big' });
+        expect(section?.fetchedRow?.attributes).not.toHaveProperty('description');
+        expect(Buffer.byteLength(JSON.stringify(event))).toBeLessThan(20_000);
+      },
+      { maxEventBytes: 20_000, maxRequestBytes: 40_000 },
+    );
   });
 });
 
@@ -291,8 +282,7 @@ describe('previous values and really-changed columns', () => {
   const T = Date.parse('2026-01-01T10:00:00.000Z');
 
   it('come from the snapshot for updates in order, and are unknown for an unseen row', async () => {
-    const w = await world();
-    try {
+    await inWorld(async (w) => {
       const id = randomUUID();
       const first = await publishAndProject(w, webhook(update(id, T, { fullname: 'Ada', telephone1: '1' })));
       expect(sectionOf(first)).toEqual({
@@ -328,14 +318,11 @@ describe('previous values and really-changed columns', () => {
         valueChangedAttributes: ['telephone1'],
         unknownPreviousAttributes: ['parentcustomerid'],
       });
-    } finally {
-      await w.stop();
-    }
+    });
   });
 
   it('are unknown for a column a newer event already wrote (out of order), unless the pre-image has it', async () => {
-    const w = await world();
-    try {
+    await inWorld(async (w) => {
       const id = randomUUID();
       await publishAndProject(w, webhook(update(id, T, { fullname: 'Ada', telephone1: '1' })));
       // The 12:00 update arrives first, then the 11:00 one.
@@ -361,14 +348,11 @@ describe('previous values and really-changed columns', () => {
         valueChangedAttributes: [],
         unknownPreviousAttributes: [],
       });
-    } finally {
-      await w.stop();
-    }
+    });
   });
 
   it('are not read from the snapshot when the pre-image holds every sent column', async () => {
-    const w = await world();
-    try {
+    await inWorld(async (w) => {
       const id = randomUUID();
       let reads = 0;
       const counting: EnrichDeps = {
@@ -385,16 +369,13 @@ describe('previous values and really-changed columns', () => {
       expect(outcomes[0]?.status).toBe('published');
       expect(sectionOf(w.pipeline.receiver.events[0])).toMatchObject({ valueChangedAttributes: ['telephone1'] });
       expect(reads).toBe(0);
-    } finally {
-      await w.stop();
-    }
+    });
   });
 });
 
 describe('a $bridge that came in with the context', () => {
   it('is never published as if the bridge had written it', async () => {
-    const w = await world();
-    try {
+    await inWorld(async (w) => {
       const forged = { fetchedRow: { found: true, attributes: { fullname: 'Forged' } } };
       const create = rawContext({ OperationId: randomUUID(), MessageName: 'Create', PrimaryEntityId: randomUUID() });
       const { outcomes } = await ingest(
@@ -409,16 +390,13 @@ describe('a $bridge that came in with the context', () => {
       expect(created?.data).not.toHaveProperty('$bridge');
       const update = w.pipeline.receiver.events.find((e) => e.type === 'dataverse.update');
       expect(sectionOf(update)?.fetchedRow).toMatchObject({ found: false });
-    } finally {
-      await w.stop();
-    }
+    });
   });
 });
 
 describe('without enrichment (DATAVERSE_URL unset)', () => {
   it('publishes exactly the event it published before: no $bridge, no Dataverse request, no snapshot read', async () => {
-    const w = await world();
-    try {
+    await inWorld(async (w) => {
       const requests = dataverse.count();
       const message = webhook(truncated(randomUUID()), true);
       const updateMessage = webhook(update(randomUUID(), T0(), { telephone1: '2' }));
@@ -431,9 +409,7 @@ describe('without enrichment (DATAVERSE_URL unset)', () => {
         expect(received, `message ${index}`).toEqual(JSON.parse(JSON.stringify(expected)));
       }
       expect(dataverse.count()).toBe(requests);
-    } finally {
-      await w.stop();
-    }
+    });
   });
 });
 
