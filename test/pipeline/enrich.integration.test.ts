@@ -225,7 +225,12 @@ describe('truncated contexts', () => {
     await inWorld(async (w) => {
       const [id] = dataverse.seedRows('contact', [{ fullname: 'Grace Hopper' }]) as [string];
       const message = webhook(truncated(id), true);
-      for (const fault of [{ kind: 'status', status: 503 } as const, { kind: 'drop' } as const]) {
+      const faults = [
+        { kind: 'status', status: 503 },
+        { kind: 'drop' },
+        { kind: 'throttle', retryAfterSeconds: 30 },
+      ] as const;
+      for (const fault of faults) {
         dataverse.inject(fault, { times: 1, match: (r) => r.kind === 'retrieve' });
         const first = await ingest([message], { ...w.pipeline.deps, enrich: w.enrich });
         expect(first.retry).toBe(true);
