@@ -5,7 +5,8 @@
  * What is wired:
  * - storage (`getStorage`): the Table and Blob clients of `AzureWebJobsStorage`, one credential, tables made once;
  * - the ingest pipeline (`getIngestDeps`): the job and raw stores, and the Event Grid publisher, or the local host's
- *   in-process fan-out (`useLocalFanOut`) when no topic is set;
+ *   in-process fan-out (`useLocalFanOut`) when no topic is set; with `DATAVERSE_URL` set, what enrichment reads (the
+ *   Dataverse client and the row snapshots);
  * - the change store (`getChangeStore`), for `projectChanges` and the connector's change operations;
  * - delivery (`getDeliveryDeps`, `getSubscriptionStore`), for `deliverSubscriptions` and the subscription operations;
  * - the Dataverse Web API client (`getDataverseApi`), when `DATAVERSE_URL` is set (`dataverseConfigured`);
@@ -137,7 +138,14 @@ async function build(): Promise<IngestDeps> {
   } else {
     publisher = processWide[LOCAL_FAN_OUT] ?? missingTopic;
   }
-  return { jobs, raw, publisher, leaseSeconds: config.leaseSeconds };
+  // With Dataverse configured, events carry the bridge's additions (truncated rows, previous values): enrich.ts.
+  const enrich: IngestDeps['enrich'] = config.dataverse
+    ? {
+        dataverse: getDataverseApi,
+        rows: { readRow: async (table, id) => (await getChangeStore()).readRow(table, id) },
+      }
+    : undefined;
+  return { jobs, raw, publisher, leaseSeconds: config.leaseSeconds, ...(enrich ? { enrich } : {}) };
 }
 
 async function buildChangeStore(): Promise<ChangeStore> {

@@ -1,5 +1,6 @@
 import { GUID, LOGICAL_NAME } from '../dataverse/names.js';
 import { PermanentError } from '../errors.js';
+import { valueChangesOf } from '../events/bridgeSection.js';
 import { asObject, readReceivedEvent } from '../events/receivedEvent.js';
 import type { RowEvent } from './rowState.js';
 import type { ChangeRecord } from './types.js';
@@ -111,6 +112,7 @@ export function toChange(event: unknown): ProjectedEvent {
       ? data.changedAttributes.filter((name): name is string => typeof name === 'string')
       : [],
     attributes,
+    ...valueFields(data),
     userId: optionalText(data.userId),
     initiatingUserId: optionalText(data.initiatingUserId),
     operationId: optionalText(data.operationId),
@@ -124,6 +126,19 @@ export function toChange(event: unknown): ProjectedEvent {
   // GetRow takes GUIDs only: a snapshot of any other id could never be read.
   if (rowId === EMPTY_GUID || !GUID.test(rowId)) return { change };
   return { change, row: { time, eventId: received.id, message, delete: isDelete, attributes, formattedValues } };
+}
+
+/** The previous values and really-changed columns of an Update the bridge enriched (its `$bridge` section). */
+function valueFields(
+  data: Record<string, unknown>,
+): Pick<ChangeRecord, 'previousValues' | 'valueChangedAttributes' | 'unknownPreviousAttributes'> {
+  const changes = valueChangesOf(data);
+  if (changes === undefined) return {};
+  return {
+    previousValues: changes.previousValues,
+    valueChangedAttributes: changes.valueChangedAttributes,
+    unknownPreviousAttributes: changes.unknownPreviousAttributes,
+  };
 }
 
 /** Target's values (when it is an Entity), then each post image's over them: the images show the row after the operation. */

@@ -28,6 +28,15 @@ export interface ChangeRecord {
    * published event itself still has them.
    */
   attributesTruncated?: boolean;
+  /**
+   * For an Update the bridge enriched (`DATAVERSE_URL` set): each sent column's previous value when known, from the
+   * pre-image or the bridge's row snapshot. Absent on other changes, and on changes logged before this field existed.
+   */
+  previousValues?: Record<string, unknown>;
+  /** With `previousValues`: the sent columns whose value really differs from the previous one. */
+  valueChangedAttributes?: string[];
+  /** With `previousValues`: the sent columns whose previous value is unknown (they may have changed). */
+  unknownPreviousAttributes?: string[];
   userId: string | null;
   initiatingUserId: string | null;
   operationId: string | null;

@@ -16,7 +16,8 @@
  */
 
 import { isDataverseError } from '../dataverseApi/errors.js';
-import type { ColumnMetadata, DataverseApi, Row, TableMetadata } from '../dataverseApi/types.js';
+import { CHOICE_TYPES, LOOKUP_TYPES, plainRow } from '../dataverseApi/plainRow.js';
+import type { ColumnMetadata, DataverseApi, TableMetadata } from '../dataverseApi/types.js';
 import { type ApiResponse, apiError } from './responses.js';
 import type { RowSchemaPurpose, Schema } from './schemas.js';
 
@@ -35,10 +36,6 @@ export type DataverseColumnView = Omit<ColumnMetadata, 'validForRead'>;
 const TABLE_NAME = /^[a-z_][a-z0-9_]{0,127}$/;
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const API_PATH = '/api/data/v9.2/';
-const FORMATTED = '@OData.Community.Display.V1.FormattedValue';
-const LOOKUP_TABLE = '@Microsoft.Dynamics.CRM.lookuplogicalname';
-const LOOKUP_TYPES = new Set(['Lookup', 'Customer', 'Owner']);
-const CHOICE_TYPES = new Set(['Picklist', 'State', 'Status']);
 
 /** `GET /api/dataverse/tables`: every table of the environment, sorted by logical name. */
 export async function listDataverseTables(api: DataverseApi): Promise<ApiResponse> {
@@ -320,38 +317,6 @@ export async function deleteDataverseRow(
     await api.delete(table, id, ifMatch ? { etag: ifMatch } : {});
     return { status: 200, jsonBody: { id: id.toLowerCase(), deleted: true } };
   }, 'id');
-}
-
-/** The plain shape of a Web API row: lookups `{id, table, name}`, choices `{value, label}`, `id` and `etag` first. */
-export function plainRow(row: Row, metadata: TableMetadata): Record<string, unknown> {
-  const out: Record<string, unknown> = {
-    id: row[metadata.primaryIdAttribute] ?? null,
-    ...(row['@odata.etag'] ? { etag: row['@odata.etag'] } : {}),
-  };
-  const columns = new Map(metadata.columns.map((c) => [c.logicalName, c]));
-  for (const [name, value] of Object.entries(row)) {
-    // The primary id is `id`; annotations are folded into the values they describe.
-    if (name.includes('@') || name === metadata.primaryIdAttribute) continue;
-    const lookup = /^_(.+)_value$/.exec(name)?.[1];
-    if (lookup !== undefined && LOOKUP_TYPES.has(columns.get(lookup)?.type ?? '')) {
-      out[lookup] =
-        value === null || value === undefined
-          ? null
-          : {
-              id: value,
-              table: row[`${name}${LOOKUP_TABLE}`] ?? columns.get(lookup)?.targets?.[0] ?? null,
-              name: row[`${name}${FORMATTED}`] ?? null,
-            };
-      continue;
-    }
-    const column = columns.get(name);
-    if (column && CHOICE_TYPES.has(column.type)) {
-      out[name] = value === null || value === undefined ? null : { value, label: row[`${name}${FORMATTED}`] ?? null };
-      continue;
-    }
-    out[name] = value;
-  }
-  return out;
 }
 
 /** A plain row body as the Web API takes it, or the 400 that names the field. */

@@ -301,6 +301,22 @@ const CHANGE_RECORD: Schema = {
       'Column Values Left Out',
       'True when the column values were too large to keep in the change log; the published event still has them.',
     ),
+    previousValues: object(
+      'Previous Values',
+      'For Update, when known: the value each sent column had before, by logical name (absent when not enriched).',
+    ),
+    valueChangedAttributes: strings(
+      'Columns With New Values',
+      'For Update: the sent columns whose value really changed (absent when not enriched).',
+      'Column With New Value',
+      'The logical name of a column whose value changed.',
+    ),
+    unknownPreviousAttributes: strings(
+      'Columns With Unknown Previous Values',
+      'For Update: the sent columns whose previous value is unknown, so they may have changed (absent when not enriched).',
+      'Column With Unknown Previous Value',
+      'The logical name of a column whose previous value is unknown.',
+    ),
     userId: string('User ID', 'The id of the user the operation ran as, if known.', nullable),
     initiatingUserId: string('Initiating User ID', 'The id of the user who started the operation, if known.', nullable),
     operationId: string('Operation ID', 'The Dataverse system job id of the operation, if any.', nullable),
@@ -461,6 +477,12 @@ const SUBSCRIPTION_REQUEST: Schema = {
       maxLength: 4096,
       'x-ms-visibility': 'advanced',
     }),
+    onlyWhenValuesChange: boolean(
+      'Only When Values Change',
+      'With Columns: only when one of their values really changed, not when it was merely sent again (a column ' +
+        'whose previous value is unknown counts as changed). Needs DATAVERSE_URL on the bridge.',
+      { 'x-ms-visibility': 'advanced' },
+    ),
     secret: string(
       'Signing Secret',
       'The key that signs each delivery, 16 to 256 characters; generated when left out or empty.',
@@ -507,6 +529,10 @@ const SUBSCRIPTION_VIEW_PROPERTIES: Record<string, Schema> = {
     'Column',
     'A column logical name.',
   ),
+  onlyWhenValuesChange: boolean(
+    'Only When Values Change',
+    'True when an Update matches only if one of the columns really changed value (or its previous value is unknown).',
+  ),
   createdAt: dateTime('Created At', 'When the subscription was created (UTC).'),
   health: string('Subscription Health', 'unhealthy after several deliveries in a row failed, else healthy.', {
     enum: ['healthy', 'unhealthy'],
@@ -521,6 +547,7 @@ const SUBSCRIPTION_VIEW_REQUIRED = [
   'tables',
   'messages',
   'columns',
+  'onlyWhenValuesChange',
   'createdAt',
   'health',
   'consecutiveFailures',
@@ -581,6 +608,58 @@ const entityReference = (summary: string, description: string): Schema => ({
   'x-nullable': true,
 });
 
+/** `data.$bridge`: what the bridge added, not Dataverse (`shared/events/bridgeSection.ts`); absent when nothing was. */
+const BRIDGE_ADDITIONS: Schema = {
+  type: 'object',
+  properties: {
+    fetchedRow: {
+      type: 'object',
+      properties: {
+        fetchedAt: dateTime(
+          'Row Fetched At',
+          'When the bridge read the row from Dataverse (UTC), after the operation.',
+        ),
+        table: string('Fetched Row Table', 'The logical name of the table of the fetched row.'),
+        id: string('Fetched Row ID', 'The id of the fetched row.'),
+        found: boolean('Fetched Row Found', 'False when the row no longer existed when the bridge read it.'),
+        etag: string('Fetched Row ETag', 'The version of the fetched row.'),
+        attributes: object(
+          'Fetched Column Values',
+          'The row as read: lookups { id, table, name }, choices { value, label }.',
+        ),
+        formattedValues: object('Fetched Formatted Values', 'Formatted text of the other columns (money, dates).'),
+      },
+      description: 'For a message too large for Dataverse to send whole: the row, read by the bridge afterwards.',
+      'x-ms-summary': 'Fetched Row',
+    },
+    previousValues: object('Previous Values', 'For Update, when known: the value each sent column had before.'),
+    previousValueSources: object(
+      'Previous Value Sources',
+      'Where each previous value came from: preImage or snapshot.',
+    ),
+    valueChangedAttributes: strings(
+      'Columns With New Values',
+      'For Update: the sent columns whose value really changed.',
+      'Column With New Value',
+      'The logical name of a column whose value changed.',
+    ),
+    unknownPreviousAttributes: strings(
+      'Columns With Unknown Previous Values',
+      'For Update: the sent columns whose previous value is unknown, so they may have changed.',
+      'Column With Unknown Previous Value',
+      'The logical name of a column whose previous value is unknown.',
+    ),
+    omitted: strings(
+      'Omitted Values',
+      'Values left out so the event fits 1 MB, as paths such as fetchedRow.attributes.description.',
+      'Omitted Value',
+      'The path of a value left out.',
+    ),
+  },
+  description: 'What the bridge added to the event (with DATAVERSE_URL set), not what Dataverse sent.',
+  'x-ms-summary': 'Bridge Additions',
+};
+
 /** The delivered payload: the normalized context (`NormalizedContext`; DESIGN.md "The normalized context"). */
 const DATAVERSE_CONTEXT: Schema = {
   type: 'object',
@@ -640,6 +719,7 @@ const DATAVERSE_CONTEXT: Schema = {
       'Message Too Large',
       'True when Dataverse left out the parameters and images because the message was too large.',
     ),
+    $bridge: BRIDGE_ADDITIONS,
   },
 };
 

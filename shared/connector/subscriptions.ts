@@ -17,6 +17,8 @@ export interface CreateSubscriptionRequest {
   messages?: string;
   /** Comma-separated column logical names; an Update matches when it changed one of them. */
   columns?: string;
+  /** With `columns`: only Updates that really changed one of their values (not merely sent them). */
+  onlyWhenValuesChange?: boolean;
   /** The HMAC key (16 to 256 characters); generated when omitted. */
   secret?: string;
 }
@@ -44,7 +46,8 @@ const MAX_LIST_LENGTH = 4096;
  */
 export function toSubscriptionView(subscription: Subscription): SubscriptionView {
   const { secret: _secret, deleteTokenHash: _hash, etag: _etag, id, callbackUrl, ...view } = subscription;
-  return { id, callbackUrl: withoutQuery(callbackUrl), ...view };
+  const { onlyWhenValuesChange, ...rest } = view;
+  return { id, callbackUrl: withoutQuery(callbackUrl), ...rest, onlyWhenValuesChange: onlyWhenValuesChange === true };
 }
 
 /**
@@ -79,7 +82,7 @@ export async function createSubscription(
   }
   const problem = checkShape('SubscriptionRequest', body);
   if (problem) return apiError(400, 'InvalidBody', problem.message, problem.target);
-  const { callbackUrl, table, messages, columns, secret } = body as CreateSubscriptionRequest;
+  const { callbackUrl, table, messages, columns, onlyWhenValuesChange, secret } = body as CreateSubscriptionRequest;
   const tableName = table?.trim() || undefined;
   const messageList = namesIn(messages, MESSAGE_NAME);
   if (messageList === null) {
@@ -99,6 +102,14 @@ export async function createSubscription(
       'columns',
     );
   }
+  if (onlyWhenValuesChange === true && columnList.length === 0) {
+    return apiError(
+      400,
+      'InvalidBody',
+      'onlyWhenValuesChange needs columns: name the columns whose values must change, e.g. name,telephone1.',
+      'onlyWhenValuesChange',
+    );
+  }
   const givenSecret = secret === '' ? undefined : secret;
 
   const id = randomBytes(16).toString('hex');
@@ -113,6 +124,7 @@ export async function createSubscription(
     tables: tableName === undefined ? [] : [tableName],
     messages: messageList,
     columns: columnList,
+    ...(onlyWhenValuesChange === true ? { onlyWhenValuesChange: true } : {}),
   });
   const location = new URL(`/api/subscriptions/${id}`, requestUrl.origin);
   location.searchParams.set('token', token);

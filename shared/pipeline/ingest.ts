@@ -14,6 +14,7 @@ import { packEvents } from '../events/pack.js';
 import { toCloudEvent } from '../events/toCloudEvent.js';
 import { type BridgeEvent, EVENT_GRID_LIMITS, type EventPublisher, type PublishLimits } from '../events/types.js';
 import type { Logger } from '../logger.js';
+import { type EnrichDeps, enrichEvent } from './enrich.js';
 import { bodyBytes, type InboundMessage } from './inbound.js';
 import { jobKeyForBytes, jobKeyForContext } from './jobKey.js';
 import type { JobError, JobRecord, JobStore, NewJob, RawRef, RawStore } from './jobs.js';
@@ -33,6 +34,8 @@ export interface IngestDeps {
    * settled as rejected, so a context rejected before a fix can be published after it.
    */
   retryRejected?: boolean;
+  /** With `DATAVERSE_URL` set: what each event's `$bridge` section is read from (`enrich.ts`); unset, none is added. */
+  enrich?: EnrichDeps;
 }
 
 /**
@@ -124,7 +127,7 @@ class IngestRun {
         ),
       ),
     );
-    await this.publish(owned);
+    await this.publish(await this.enrich(owned));
 
     const seen = new Set<string>();
     const outcomes = prepared.map((item) => {
@@ -274,6 +277,28 @@ class IngestRun {
       if (current) job = current;
       else ({ created, job } = await this.deps.jobs.create(draft));
     }
+  }
+
+  /**
+   * Adds the bridge's `$bridge` section to each owned event (`enrich.ts`), just before packing. A job whose additions
+   * cannot be read now (Dataverse or storage unavailable) fails alone: kept with its raw bytes and retried.
+   */
+  private async enrich(owned: readonly Owned[]): Promise<Owned[]> {
+    const deps = this.deps.enrich;
+    if (deps === undefined) return [...owned];
+    const enriched = await Promise.all(
+      owned.map((item) =>
+        this.storage(async () => {
+          try {
+            return { ...item, event: await enrichEvent(item.event, deps, this.limits) };
+          } catch (error) {
+            await this.guard(item.job.id, () => this.fail(item, error));
+            return undefined;
+          }
+        }),
+      ),
+    );
+    return enriched.filter((item): item is Owned => item !== undefined);
   }
 
   private async publish(owned: readonly Owned[]): Promise<void> {

@@ -209,9 +209,17 @@ function toChangeEntity(change: ChangeRecord): { partitionKey: string; rowKey: s
     const value = change[field];
     if (value !== null) entity[field] = value;
   }
-  let json = JSON.stringify({ changedAttributes: change.changedAttributes, attributes: change.attributes });
+  const { changedAttributes, attributes, previousValues, valueChangedAttributes, unknownPreviousAttributes } = change;
+  const lists = valueChangedAttributes ? { valueChangedAttributes, unknownPreviousAttributes } : {};
+  let json = JSON.stringify({ changedAttributes, attributes, ...(previousValues ? { previousValues } : {}), ...lists });
   if (json.length > MAX_JSON_CHARS) {
-    json = JSON.stringify({ changedAttributes: change.changedAttributes, attributes: {} });
+    // The values go (previous ones too); the column lists stay.
+    json = JSON.stringify({
+      changedAttributes,
+      attributes: {},
+      ...(previousValues ? { previousValues: {} } : {}),
+      ...lists,
+    });
     entity.attributesTruncated = true;
   }
   return { ...entity, ...chunks(json) };
@@ -220,10 +228,11 @@ function toChangeEntity(change: ChangeRecord): { partitionKey: string; rowKey: s
 function fromChangeEntity(entity: Record<string, unknown>): StoredChange {
   const text = (field: string) => (typeof entity[field] === 'string' ? (entity[field] as string) : '');
   const nullable = (field: string) => (typeof entity[field] === 'string' ? (entity[field] as string) : null);
-  const { changedAttributes, attributes } = JSON.parse(joinChunks(entity)) as Pick<
-    ChangeRecord,
-    'changedAttributes' | 'attributes'
-  >;
+  const { changedAttributes, attributes, previousValues, valueChangedAttributes, unknownPreviousAttributes } =
+    JSON.parse(joinChunks(entity)) as Pick<
+      ChangeRecord,
+      'changedAttributes' | 'attributes' | 'previousValues' | 'valueChangedAttributes' | 'unknownPreviousAttributes'
+    >;
   return {
     eventId: text('eventId'),
     type: text('type'),
@@ -233,6 +242,10 @@ function fromChangeEntity(entity: Record<string, unknown>): StoredChange {
     time: text('time'),
     changedAttributes,
     attributes,
+    // Changes logged before these fields existed, or not enriched, have none.
+    ...(previousValues ? { previousValues } : {}),
+    ...(valueChangedAttributes ? { valueChangedAttributes } : {}),
+    ...(unknownPreviousAttributes ? { unknownPreviousAttributes } : {}),
     userId: nullable('userId'),
     initiatingUserId: nullable('initiatingUserId'),
     operationId: nullable('operationId'),

@@ -141,7 +141,7 @@ export class TableSubscriptionStore implements SubscriptionStore {
   }
 }
 
-type SubscriptionEntity = { partitionKey: string; rowKey: string } & Record<string, string | number>;
+type SubscriptionEntity = { partitionKey: string; rowKey: string } & Record<string, string | number | boolean>;
 
 function toEntity(subscription: Subscription): SubscriptionEntity {
   return {
@@ -154,6 +154,8 @@ function toEntity(subscription: Subscription): SubscriptionEntity {
     tables: JSON.stringify(subscription.tables),
     messages: JSON.stringify(subscription.messages),
     columns: JSON.stringify(subscription.columns),
+    // Written only when set, so entities of subscriptions without the option look as they always did.
+    ...(subscription.onlyWhenValuesChange ? { onlyWhenValuesChange: true } : {}),
     health: subscription.health,
     consecutiveFailures: subscription.consecutiveFailures,
     ...(subscription.lastError ? { lastError: JSON.stringify(subscription.lastError) } : {}),
@@ -179,6 +181,7 @@ function fromEntity(entity: Record<string, unknown>, etag: string | undefined): 
     tables: list('tables'),
     messages: list('messages'),
     columns: list('columns'),
+    ...(entity.onlyWhenValuesChange === true ? { onlyWhenValuesChange: true } : {}),
     health: text('health') === 'unhealthy' ? 'unhealthy' : 'healthy',
     // Int64 values come back as bigint; ours are small, so a number is exact.
     consecutiveFailures: typeof failures === 'number' || typeof failures === 'bigint' ? Number(failures) : 0,

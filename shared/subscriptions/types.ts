@@ -31,6 +31,12 @@ export interface SubscriptionFilters {
   tables: string[];
   messages: string[];
   columns: string[];
+  /**
+   * With `columns`: an Update matches only when one of them really changed value, not merely was sent (a column
+   * whose previous value is unknown counts as changed; see `matches`). Absent (subscriptions stored before the
+   * option existed) is `false`.
+   */
+  onlyWhenValuesChange?: boolean;
 }
 
 export interface Subscription extends SubscriptionFilters {

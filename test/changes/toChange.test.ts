@@ -212,6 +212,30 @@ describe('toChange: messages and shapes', () => {
     expect(canonicalRowId('not-a-guid-ABC')).toBe('not-a-guid-ABC');
   });
 
+  it("carries an enriched Update's previous values and really-changed columns, and nothing from a malformed section", () => {
+    const event = eventOf({});
+    const section = {
+      previousValues: { firstname: 'Jim' },
+      previousValueSources: { firstname: 'snapshot' },
+      valueChangedAttributes: ['firstname'],
+      unknownPreviousAttributes: [],
+    };
+    const enriched = { ...event, data: { ...event.data, $bridge: section } };
+    expect(toChange(enriched).change).toMatchObject({
+      changedAttributes: ['firstname'],
+      previousValues: { firstname: 'Jim' },
+      valueChangedAttributes: ['firstname'],
+      unknownPreviousAttributes: [],
+    });
+    const plain = toChange(event).change;
+    expect(plain).not.toHaveProperty('previousValues');
+    expect(plain).not.toHaveProperty('valueChangedAttributes');
+    for (const bad of ['text', null, [], { valueChangedAttributes: 'firstname' }, { previousValues: {} }]) {
+      const change = toChange({ ...event, data: { ...event.data, $bridge: bad } }).change;
+      expect(change).not.toHaveProperty('valueChangedAttributes');
+    }
+  });
+
   it('keeps the user and correlation fields', () => {
     expect(toChange(eventOf({})).change).toMatchObject({ userId: USER_ID, initiatingUserId: USER_ID });
   });

@@ -51,6 +51,7 @@ describe('createSubscription', () => {
       tables: ['account'],
       messages: ['Create', 'Update'],
       columns: ['name', 'telephone1'],
+      onlyWhenValuesChange: false,
       createdAt: '2024-05-01T10:00:00.000Z',
       health: 'healthy',
       consecutiveFailures: 0,
@@ -68,6 +69,48 @@ describe('createSubscription', () => {
     expect(stored).toMatchObject({ callbackUrl: CALLBACK, secret: body.secret });
     expect(stored?.deleteTokenHash).toBe(createHash('sha256').update(token).digest('hex'));
     expect(JSON.stringify(stored)).not.toContain(token);
+  });
+
+  it('stores onlyWhenValuesChange with columns, refuses it without, and reads subscriptions stored before it as off', async () => {
+    const store = await freshStore();
+    const on = await createSubscription(
+      { callbackUrl: CALLBACK, columns: 'telephone1', onlyWhenValuesChange: true },
+      REQUEST_URL,
+      store,
+      production,
+    );
+    expect(on.status).toBe(201);
+    const created = on.jsonBody as Created;
+    expect(created).toMatchObject({ columns: ['telephone1'], onlyWhenValuesChange: true });
+    expect(await store.get(created.id)).toMatchObject({ onlyWhenValuesChange: true });
+
+    const alone = await createSubscription(
+      { callbackUrl: CALLBACK, onlyWhenValuesChange: true },
+      REQUEST_URL,
+      store,
+      production,
+    );
+    expect(alone.status).toBe(400);
+    expect((alone.jsonBody as ErrorBody).error).toMatchObject({ code: 'InvalidBody', target: 'onlyWhenValuesChange' });
+    expect((alone.jsonBody as ErrorBody).error.message).toContain('needs columns');
+
+    const wrongType = await createSubscription(
+      { callbackUrl: CALLBACK, columns: 'name', onlyWhenValuesChange: 'yes' },
+      REQUEST_URL,
+      store,
+      production,
+    );
+    expect(wrongType.status).toBe(400);
+    expect((wrongType.jsonBody as ErrorBody).error.target).toBe('onlyWhenValuesChange');
+
+    // An entity written before the option existed has no such property: it reads as off, and is listed as false.
+    const off = await createSubscription({ callbackUrl: CALLBACK, columns: 'name' }, REQUEST_URL, store, production);
+    const offId = (off.jsonBody as Created).id;
+    const stored = await store.get(offId);
+    expect(stored).not.toHaveProperty('onlyWhenValuesChange');
+    const listed = (await listSubscriptions(store)).jsonBody as { value: SubscriptionView[] };
+    expect(listed.value.find((s) => s.id === offId)?.onlyWhenValuesChange).toBe(false);
+    expect(listed.value.find((s) => s.id === created.id)?.onlyWhenValuesChange).toBe(true);
   });
 
   it('keeps a secret the caller chose, and reads empty filters as "any"', async () => {
@@ -234,6 +277,7 @@ describe('listSubscriptions', () => {
       tables: ['account'],
       messages: [],
       columns: [],
+      onlyWhenValuesChange: false,
       createdAt: '2024-05-01T10:00:00.000Z',
       health: 'healthy',
       consecutiveFailures: 0,

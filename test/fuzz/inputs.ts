@@ -22,7 +22,13 @@ export const SAMPLE_CONTEXT = readFileSync(
  */
 export const VALID_BODIES: Record<string, Record<string, unknown>> = {
   publishEvent: { table: 'contact', rowId: CONTACT_ID, message: 'Update', attributes: { firstname: 'Ada', age: 3 } },
-  createSubscription: { callbackUrl: 'http://127.0.0.1:9/hook', table: 'contact', messages: 'Create,Update' },
+  createSubscription: {
+    callbackUrl: 'http://127.0.0.1:9/hook',
+    table: 'contact',
+    messages: 'Create,Update',
+    columns: 'firstname',
+    onlyWhenValuesChange: true,
+  },
   dataverseWebhook: JSON.parse(SAMPLE_CONTEXT.toString('utf8')) as Record<string, unknown>,
   createDataverseRow: {
     firstname: 'Ada',

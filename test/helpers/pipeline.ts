@@ -4,7 +4,8 @@ import type { PublishLimits } from '../../shared/events/types.js';
 import type { InboundMessage } from '../../shared/pipeline/inbound.js';
 import { type IngestDeps, type IngestResult, ingest } from '../../shared/pipeline/ingest.js';
 import type { JobStore, RawStore } from '../../shared/pipeline/jobs.js';
-import { createStores } from '../../shared/store/connect.js';
+import { createStores, openStorage } from '../../shared/store/connect.js';
+import { TableChangeStore } from '../../shared/store/tableChangeStore.js';
 import type { TestAzurite } from './azurite.js';
 import { dataContractJson } from './contexts.js';
 import { startEventGridReceiver } from './eventGridReceiver.js';
@@ -59,6 +60,20 @@ export async function startPipeline(
     receiver,
     stop: () => receiver.stop(),
   };
+}
+
+/** A change store on Azurite over a fresh prefix, built the way the app builds it (tables made on first use). */
+export function freshChangeStore(azurite: TestAzurite): TableChangeStore {
+  const storage = openStorage({
+    kind: 'connectionString',
+    connectionString: azurite.connectionString,
+    prefix: `c${randomUUID().replaceAll('-', '').slice(0, 12)}`,
+  });
+  return new TableChangeStore({
+    changes: storage.table(storage.names.changes),
+    rows: storage.table(storage.names.rows),
+    tables: storage.table(storage.names.tables),
+  });
 }
 
 /** A Service Bus message carrying `body` as Dataverse sends it. */

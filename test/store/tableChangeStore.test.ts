@@ -225,6 +225,37 @@ describe('TableChangeStore: the change log', () => {
     expect(stored).toEqual({ ...record, attributes: {}, attributesTruncated: true });
   });
 
+  it('keeps previous values and really-changed columns, and drops the previous values with the columns when too large', async () => {
+    const { store } = await fresh();
+    const enriched = change({
+      eventId: 'e-prev',
+      changedAttributes: ['name', 'fax'],
+      attributes: { name: 'B', fax: null },
+      previousValues: { name: 'A' },
+      valueChangedAttributes: ['name'],
+      unknownPreviousAttributes: ['fax'],
+    });
+    await store.append(enriched);
+    const huge = change({
+      eventId: 'e-huge',
+      time: '2024-05-01T10:00:01.000Z',
+      changedAttributes: ['a'],
+      attributes: { a: 'x'.repeat(300_000) },
+      previousValues: { a: 'y'.repeat(300_000) },
+      valueChangedAttributes: ['a'],
+      unknownPreviousAttributes: [],
+    });
+    await store.append(huge);
+    const stored = await allChanges(store, 'account');
+    expect(stored.find((c) => c.eventId === 'e-prev')).toEqual(enriched);
+    expect(stored.find((c) => c.eventId === 'e-huge')).toEqual({
+      ...huge,
+      attributes: {},
+      previousValues: {},
+      attributesTruncated: true,
+    });
+  });
+
   it('encodes keys that Table storage forbids, and reads them back', async () => {
     const { store, changes, rows } = await fresh();
     const table = "we/ird\\ta#ble?'%";

@@ -32,6 +32,34 @@ describe('matches', () => {
     expect(matches(any, allTypesCreate)).toBe(true);
   });
 
+  it('with onlyWhenValuesChange, selects an Update only when a listed column really changed or may have', () => {
+    const update = context('Update', 'account', { name: 'A', telephone1: '1' });
+    const withSection = (section: Record<string, unknown>) => ({ ...update, $bridge: section }) as NormalizedContext;
+    const strict: SubscriptionFilters = { ...any, columns: ['telephone1'], onlyWhenValuesChange: true };
+    // Sent with the value it had: no.
+    const unchanged = withSection({ valueChangedAttributes: [], unknownPreviousAttributes: [] });
+    expect(matches(strict, unchanged)).toBe(false);
+    // The same event still matches a subscription without the option (sent is enough), as before.
+    expect(matches({ ...strict, onlyWhenValuesChange: false }, unchanged)).toBe(true);
+    expect(matches({ tables: [], messages: [], columns: ['telephone1'] }, unchanged)).toBe(true);
+    // Changed, or unknown (counts as changed): yes; names ignore case.
+    expect(
+      matches(strict, withSection({ valueChangedAttributes: ['telephone1'], unknownPreviousAttributes: [] })),
+    ).toBe(true);
+    expect(
+      matches(strict, withSection({ valueChangedAttributes: [], unknownPreviousAttributes: ['TELEPHONE1'] })),
+    ).toBe(true);
+    // Another column changed: no.
+    expect(matches(strict, withSection({ valueChangedAttributes: ['name'], unknownPreviousAttributes: [] }))).toBe(
+      false,
+    );
+    // An event the bridge did not enrich knows no previous value: every sent column may have changed.
+    expect(matches(strict, update)).toBe(true);
+    expect(matches({ ...strict, columns: ['fax'] }, update)).toBe(false);
+    // Other messages are not filtered by columns.
+    expect(matches(strict, context('Create', 'account', { name: 'A' }))).toBe(true);
+  });
+
   it('filters by table, ignoring case', () => {
     expect(matches({ ...any, tables: ['contact'] }, contactUpdate)).toBe(true);
     expect(matches({ ...any, tables: ['CONTACT'] }, contactUpdate)).toBe(true);
