@@ -4,9 +4,10 @@
  * plain shape makers can fill in and read (see README "Rows in the connector"):
  *
  * - a lookup is written `{ "parentcustomerid": { "table": "account", "id": "…" } }` and sent as
- *   `"parentcustomerid_account@odata.bind": "/accounts(…)"` (the column's name when it has one target table, the
- *   column and the table joined by `_` when it has several, as Dataverse names those navigation properties); it is read
- *   back as `{ "id", "table", "name" }` from `_parentcustomerid_value` and its annotations;
+ *   `"parentcustomerid_account@odata.bind": "/accounts(…)"`, through the navigation property the table's many-to-one
+ *   relationship to that target names (`ReferencingEntityNavigationPropertyName`, from metadata: custom lookups are
+ *   bound by their schema name, e.g. `cr6d1_SponsorId`); it is read back as `{ "id", "table", "name" }` from
+ *   `_parentcustomerid_value` and its annotations;
  * - a choice is written as its number and read as `{ "value", "label" }` (the formatted value);
  * - everything else is the Web API's own JSON value.
  *
@@ -30,7 +31,7 @@ export interface DataverseTableView {
 }
 
 /** A column, as `ListDataverseColumns` answers it. */
-export type DataverseColumnView = Omit<ColumnMetadata, 'validForRead'>;
+export type DataverseColumnView = Omit<ColumnMetadata, 'validForRead' | 'navigation'>;
 
 const TABLE_NAME = /^[a-z_][a-z0-9_]{0,127}$/;
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -413,7 +414,9 @@ async function webApiRow(
       );
     }
     const { entitySetName } = await api.getTable(target);
-    const navigation = targets.length > 1 ? `${name}_${target}` : name;
+    // Metadata names the navigation property; Dataverse's own naming of system lookups is the fallback for a
+    // relationship the metadata did not list.
+    const navigation = column.navigation?.[target] ?? (targets.length > 1 ? `${name}_${target}` : name);
     row[`${navigation}@odata.bind`] = `/${entitySetName}(${reference.id.toLowerCase()})`;
   }
   return { row };

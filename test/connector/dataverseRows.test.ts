@@ -155,6 +155,7 @@ describe('the Dataverse operations in-process', () => {
     const columns = await invoke('listDataverseColumns', '/x', { params: { table: 'contact' } });
     expect(columns.body.value.map((c: { logicalName: string }) => c.logicalName)).toEqual([
       'contactid',
+      'cr6d1_sponsorid',
       'fullname',
       'parentcustomerid',
     ]);
@@ -181,6 +182,38 @@ describe('the Dataverse operations in-process', () => {
     });
     expect(answer.status).toBe(400);
     expect(answer.body.error.target).toBe(target);
+  });
+
+  it('binds lookups through the navigation property metadata names: per target of a customer, a custom one’s schema name', async () => {
+    const [account] = dataverse.seedRows('account', [{ name: 'Contoso' }]) as [string];
+    const [colleague] = dataverse.seedRows('contact', [{ fullname: 'Cy' }]) as [string];
+    const created = await invoke('createDataverseRow', '/x', {
+      method: 'POST',
+      params: { table: 'contact' },
+      body: {
+        fullname: 'Di',
+        parentcustomerid: { table: 'contact', id: colleague },
+        cr6d1_sponsorid: { table: 'account', id: account },
+      },
+    });
+    expect(created.status).toBe(201);
+    // The double accepts a binding only under the relationship's navigation property, to a row of its table.
+    expect(dataverse.row('contact', created.body.id)).toMatchObject({
+      _parentcustomerid_value: colleague,
+      '_parentcustomerid_value@Microsoft.Dynamics.CRM.lookuplogicalname': 'contact',
+      _cr6d1_sponsorid_value: account,
+    });
+    const updated = await invoke('updateDataverseRow', '/x', {
+      method: 'PATCH',
+      params: { table: 'contact', id: created.body.id },
+      body: { parentcustomerid: { table: 'account', id: account } },
+    });
+    expect(updated.status).toBe(200);
+    const read = await invoke('getDataverseRow', '/x', { params: { table: 'contact', id: created.body.id } });
+    expect(read.body).toMatchObject({
+      parentcustomerid: { id: account, table: 'account', name: 'Contoso' },
+      cr6d1_sponsorid: { id: account, table: 'account', name: 'Contoso' },
+    });
   });
 
   it('reads a single-target lookup without its table, and reports unknown rows', async () => {
