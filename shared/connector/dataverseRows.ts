@@ -18,6 +18,7 @@
 
 import { isDataverseError } from '../dataverseApi/errors.js';
 import type { ColumnMetadata, DataverseApi, Row, TableMetadata } from '../dataverseApi/types.js';
+import { eventTargetSchema } from './eventSchema.js';
 import { type ApiResponse, apiError } from './responses.js';
 import type { RowSchemaPurpose, Schema } from './schemas.js';
 
@@ -79,12 +80,26 @@ export async function getDataverseTableSchema(api: DataverseApi, table: string, 
   if (bad) return bad;
   const purpose = url.searchParams.get('purpose') ?? 'read';
   if (!['read', 'create', 'update'].includes(purpose)) {
-    return apiError(400, 'InvalidParameter', 'purpose must be read, create or update.', 'purpose');
+    return apiError(400, 'InvalidParameter', 'purpose must be read, create, update or event.', 'purpose');
   }
   return run(async () => {
     const metadata = await api.getTable(table);
     return { status: 200, jsonBody: { schema: rowSchema(metadata, purpose as RowSchemaPurpose) } };
   });
+}
+
+/**
+ * `GET /api/dataverse/tables/{table}/schema?purpose=event`: `{ schema }`, the row an event of the webhook trigger
+ * carries (its `inputParameters.Target`) typed for the table (`eventSchema.ts`). It reads table definitions with the
+ * app's identity, as `ListTables` (the trigger's table dropdown) does: no row is read, and a trigger on a function-key
+ * connection is typed too. Without a Dataverse environment (`api` undefined), the untyped Target, so the designer
+ * still gets an answer for a table seen in events.
+ */
+export async function getEventSchema(api: DataverseApi | undefined, table: string): Promise<ApiResponse> {
+  const bad = checkTable(table);
+  if (bad) return bad;
+  if (!api) return { status: 200, jsonBody: { schema: eventTargetSchema() } };
+  return run(async () => ({ status: 200, jsonBody: { schema: eventTargetSchema(await api.getTable(table)) } }));
 }
 
 /**

@@ -493,10 +493,13 @@ const DECLARATIONS: { [K in OperationName]: Omit<OperationDeclaration, 'name'> }
     parameters: [
       DATAVERSE_TABLE,
       {
-        ...queryParameter('purpose', 'Purpose', 'read, create or update: which columns the schema holds.', 'internal', {
-          enum: ['read', 'create', 'update'],
-          default: 'read',
-        }),
+        ...queryParameter(
+          'purpose',
+          'Purpose',
+          'read, create or update: which columns the schema holds; event: the row an event of the trigger carries.',
+          'internal',
+          { enum: ['read', 'create', 'update', 'event'], default: 'read' },
+        ),
       },
     ],
     responses: dataverseResponses({
