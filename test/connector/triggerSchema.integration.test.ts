@@ -266,6 +266,28 @@ describe('the webhook trigger’s notification, typed with the chosen table’s 
     expect(bad.status).toBe(400);
   });
 
+  it('fills the trigger’s Table dropdown from metadata, and answers a declared 503 while Dataverse is down', async () => {
+    const dropdown = definition.definitions.SubscriptionRequest?.properties?.table?.['x-ms-dynamic-values'];
+    expect(dropdown?.operationId).toBe('ListTables');
+    const listed = await host.request('/api/tables');
+    expect(listed.status).toBe(200);
+    // Tables no event was seen for yet are offered too, by their display names.
+    expect(((await listed.json()) as { value: unknown[] }).value).toContainEqual({
+      name: 'shko_other',
+      displayName: 'shko_other',
+    });
+    dataverse.inject({ kind: 'status', status: 503 }, { match: (r) => r.path.endsWith('/EntityDefinitions') });
+    const down = await host.request('/api/tables');
+    expect(down.status).toBe(503);
+    const tables = definition.paths['/tables'] as { get: { responses: Record<string, { schema?: Schema }> } };
+    const declared = tables.get.responses['503'];
+    expect(declared?.schema).toBeDefined();
+    const validate = ajv.compile(validatorSchema(declared?.schema as Schema, definition.definitions));
+    const body = await down.json();
+    expect(validate(body), ajv.errorsText(validate.errors)).toBe(true);
+    expect((body as { error: { code: string } }).error.code).toBe('DataverseUnavailable');
+  });
+
   it('answers the untyped row without a Dataverse environment, so the designer still gets a schema', async () => {
     const answer = await getEventSchema(undefined, 'contact');
     expect(answer.status).toBe(200);
