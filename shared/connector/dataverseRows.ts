@@ -18,7 +18,7 @@
 
 import { isDataverseError } from '../dataverseApi/errors.js';
 import type { ColumnMetadata, DataverseApi, Row, TableMetadata } from '../dataverseApi/types.js';
-import { eventTargetSchema } from './eventSchema.js';
+import { CHOICE_TYPES, eventTargetSchema, LOOKUP_TYPES, NUMBER_TYPES } from './eventSchema.js';
 import { type ApiResponse, apiError } from './responses.js';
 import type { RowSchemaPurpose, Schema } from './schemas.js';
 
@@ -39,8 +39,6 @@ const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const API_PATH = '/api/data/v9.2/';
 const FORMATTED = '@OData.Community.Display.V1.FormattedValue';
 const LOOKUP_TABLE = '@Microsoft.Dynamics.CRM.lookuplogicalname';
-const LOOKUP_TYPES = new Set(['Lookup', 'Customer', 'Owner']);
-const CHOICE_TYPES = new Set(['Picklist', 'State', 'Status']);
 
 /** `GET /api/dataverse/tables`: every table of the environment, sorted by logical name. */
 export async function listDataverseTables(api: DataverseApi): Promise<ApiResponse> {
@@ -132,14 +130,6 @@ export function rowSchema(metadata: TableMetadata, purpose: RowSchemaPurpose): S
   }
   return { type: 'object', ...(required.length > 0 ? { required } : {}), properties };
 }
-
-const NUMBER_TYPES: Record<string, Schema> = {
-  Integer: { type: 'integer', format: 'int32' },
-  BigInt: { type: 'integer', format: 'int64' },
-  Decimal: { type: 'number', format: 'decimal' },
-  Double: { type: 'number', format: 'double' },
-  Money: { type: 'number', format: 'decimal' },
-};
 
 function columnSchema(column: ColumnMetadata, read: boolean): Schema | undefined {
   const schema = typedColumn(column, read);

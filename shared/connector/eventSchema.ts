@@ -19,9 +19,10 @@
 import type { ColumnMetadata, TableMetadata } from '../dataverseApi/types.js';
 import type { Schema } from './schemas.js';
 
-const LOOKUP_TYPES = new Set(['Lookup', 'Customer', 'Owner']);
-const CHOICE_TYPES = new Set(['Picklist', 'State', 'Status']);
-const NUMBER_TYPES: Record<string, Schema> = {
+/** Column types (`AttributeType`) whose values are references to rows, choices, and numbers (with their JSON type). */
+export const LOOKUP_TYPES = new Set(['Lookup', 'Customer', 'Owner']);
+export const CHOICE_TYPES = new Set(['Picklist', 'State', 'Status']);
+export const NUMBER_TYPES: Readonly<Record<string, Schema>> = {
   Integer: { type: 'integer', format: 'int32' },
   BigInt: { type: 'integer', format: 'int64' },
   Decimal: { type: 'number', format: 'decimal' },
