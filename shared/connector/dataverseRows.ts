@@ -7,7 +7,8 @@
  *   `"parentcustomerid_account@odata.bind": "/accounts(…)"`, through the navigation property the table's many-to-one
  *   relationship to that target names (`ReferencingEntityNavigationPropertyName`, from metadata: custom lookups are
  *   bound by their schema name, e.g. `cr6d1_SponsorId`); it is read back as `{ "id", "table", "name" }` from
- *   `_parentcustomerid_value` and its annotations;
+ *   `_parentcustomerid_value` and its annotations; `null` clears it (`<navigation>@odata.bind: null`, for a
+ *   multi-table lookup the navigation property of the table it points to now, read first);
  * - a choice is written as its number and read as `{ "value", "label" }` (the formatted value);
  * - everything else is the Web API's own JSON value.
  *
@@ -195,7 +196,8 @@ function typedColumn(column: ColumnMetadata, read: boolean): Schema | undefined 
       description: 'The id of the row.',
       'x-ms-summary': `${column.displayName} ID`,
     };
-    if (!read) return { type: 'object', required: ['id'], properties: { table, id }, ...label };
+    // null clears the lookup on update (and leaves it empty on create).
+    if (!read) return { type: 'object', required: ['id'], properties: { table, id }, ...label, 'x-nullable': true };
     return {
       type: 'object',
       properties: {
@@ -306,7 +308,7 @@ export async function updateDataverseRow(
   if (bad) return bad;
   return run(async () => {
     const metadata = await api.getTable(table);
-    const data = await webApiRow(api, metadata, body, 'update');
+    const data = await webApiRow(api, metadata, body, 'update', id);
     if ('status' in data) return data;
     await api.update(table, id, data.row, ifMatch ? { etag: ifMatch } : {});
     return { status: 200, jsonBody: { id: id.toLowerCase() } };
@@ -366,6 +368,7 @@ async function webApiRow(
   metadata: TableMetadata,
   body: unknown,
   operation: 'create' | 'update',
+  id?: string,
 ): Promise<{ row: Record<string, unknown> } | ApiResponse> {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     return apiError(400, 'InvalidBody', 'The body must be a JSON object of column values by logical name.', 'body');
@@ -394,18 +397,21 @@ async function webApiRow(
           : value;
       continue;
     }
-    const reference = value as { table?: unknown; id?: unknown } | null;
     const targets = column.targets ?? [];
-    if (
-      typeof reference !== 'object' ||
-      reference === null ||
-      typeof reference.id !== 'string' ||
-      !GUID.test(reference.id)
-    ) {
+    if (value === null) {
+      // A new row's lookup is empty unless set; an update clears it by setting the navigation property of the table
+      // it points to to null ("Associate and disassociate table rows using the Web API").
+      if (operation === 'create' || id === undefined) continue;
+      const current = targets.length === 1 ? targets[0] : await currentTarget(api, metadata, id, name);
+      if (current) row[`${navigationProperty(column, current)}@odata.bind`] = null;
+      continue;
+    }
+    const reference = value as { table?: unknown; id?: unknown };
+    if (typeof reference !== 'object' || typeof reference.id !== 'string' || !GUID.test(reference.id)) {
       return apiError(
         400,
         'InvalidLookup',
-        `${name} is a lookup: write { "table": "${targets[0] ?? 'account'}", "id": "<row id>" }.`,
+        `${name} is a lookup: write { "table": "${targets[0] ?? 'account'}", "id": "<row id>" }, or null to clear it.`,
         name,
       );
     }
@@ -419,12 +425,31 @@ async function webApiRow(
       );
     }
     const { entitySetName } = await api.getTable(target);
-    // Metadata names the navigation property; Dataverse's own naming of system lookups is the fallback for a
-    // relationship the metadata did not list.
-    const navigation = column.navigation?.[target] ?? (targets.length > 1 ? `${name}_${target}` : name);
-    row[`${navigation}@odata.bind`] = `/${entitySetName}(${reference.id.toLowerCase()})`;
+    row[`${navigationProperty(column, target)}@odata.bind`] = `/${entitySetName}(${reference.id.toLowerCase()})`;
   }
   return { row };
+}
+
+/**
+ * The navigation property that sets a lookup to a row of `target`: the one metadata names; Dataverse's own naming of
+ * system lookups is the fallback for a relationship the metadata did not list.
+ */
+function navigationProperty(column: ColumnMetadata, target: string): string {
+  const targets = column.targets ?? [];
+  return column.navigation?.[target] ?? (targets.length > 1 ? `${column.logicalName}_${target}` : column.logicalName);
+}
+
+/** The table a multi-table lookup of a row points to now, or undefined when it is empty. */
+async function currentTarget(
+  api: DataverseApi,
+  metadata: TableMetadata,
+  id: string,
+  column: string,
+): Promise<string | undefined> {
+  const row = await api.retrieve(metadata.logicalName, id, { select: [`_${column}_value`], annotations: true });
+  if (row[`_${column}_value`] === null || row[`_${column}_value`] === undefined) return undefined;
+  const table = row[`_${column}_value${LOOKUP_TABLE}`];
+  return typeof table === 'string' ? table : undefined;
 }
 
 /** Lookups are selected as `_<name>_value`; a maker writes the column's own name. */

@@ -214,6 +214,30 @@ describe('the Dataverse operations in-process', () => {
       parentcustomerid: { id: account, table: 'account', name: 'Contoso' },
       cr6d1_sponsorid: { id: account, table: 'account', name: 'Contoso' },
     });
+
+    // null clears a lookup: a customer's through the navigation property of the table it points to now, read first.
+    const before = dataverse.requests.length;
+    const cleared = await invoke('updateDataverseRow', '/x', {
+      method: 'PATCH',
+      params: { table: 'contact', id: created.body.id },
+      body: { parentcustomerid: null, cr6d1_sponsorid: null },
+    });
+    expect(cleared.status).toBe(200);
+    const sent = dataverse.requests.slice(before);
+    expect(sent.map((r) => [r.kind, r.query.$select ?? null])).toEqual([
+      ['retrieve', '_parentcustomerid_value'],
+      ['update', null],
+    ]);
+    const after = await invoke('getDataverseRow', '/x', { params: { table: 'contact', id: created.body.id } });
+    expect(after.body).toMatchObject({ fullname: 'Di', parentcustomerid: null, cr6d1_sponsorid: null });
+    // On create, null leaves the lookup empty.
+    const empty = await invoke('createDataverseRow', '/x', {
+      method: 'POST',
+      params: { table: 'contact' },
+      body: { fullname: 'Ed', parentcustomerid: null },
+    });
+    expect(empty.status).toBe(201);
+    expect(dataverse.row('contact', empty.body.id)?._parentcustomerid_value).toBeUndefined();
   });
 
   it('reads a single-target lookup without its table, and reports unknown rows', async () => {

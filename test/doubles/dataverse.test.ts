@@ -119,6 +119,16 @@ describe('the Dataverse double', () => {
         _cr6d1_sponsorid_value: account,
         _parentcustomerid_value: account,
       });
+
+      // null through the navigation property disassociates.
+      const cleared = await fetch(`${base}contacts(${id})`, {
+        method: 'PATCH',
+        headers: { ...json, 'If-Match': '*' },
+        body: JSON.stringify({ 'parentcustomerid_account@odata.bind': null }),
+      });
+      expect(cleared.status).toBe(204);
+      expect(double.row('contact', id)?._parentcustomerid_value).toBeNull();
+      expect(double.row('contact', id)?._cr6d1_sponsorid_value).toBe(account);
     } finally {
       await double.stop();
     }

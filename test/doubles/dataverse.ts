@@ -852,7 +852,8 @@ export class DataverseDouble {
   /**
    * `<navigation>@odata.bind: "/<set>(<id>)"` sets the lookup, read back as `_<lookup>_value` ("Associate table rows
    * on create" and "Lookup properties", https://learn.microsoft.com/power-apps/developer/data-platform/webapi/create-entity-using-web-api
-   * and …/webapi/web-api-properties).
+   * and …/webapi/web-api-properties); `null` clears it ("Associate and disassociate table rows using the Web API",
+   * …/webapi/associate-disassociate-entities-using-web-api).
    */
   private bind(table: Table, data: Record<string, unknown>): Record<string, unknown> {
     const bound: Record<string, unknown> = {};
@@ -866,6 +867,12 @@ export class DataverseDouble {
       const relationship = this.relationships(table).find(
         (r) => r.ReferencingEntityNavigationPropertyName === navigation,
       );
+      if (relationship && value === null) {
+        // "To disassociate, set the value to null" (Associate and disassociate table rows using the Web API).
+        bound[`_${relationship.ReferencingAttribute}_value`] = null;
+        bound[`_${relationship.ReferencingAttribute}_value${LOOKUP_TABLE}`] = null;
+        continue;
+      }
       const target = /^\/?([a-z_][a-z0-9_]*)\(([0-9a-f-]{36})\)$/i.exec(String(value));
       if (!relationship || !target) {
         throw new ApiError(
