@@ -39,73 +39,63 @@ addFormats.default(ajv);
 
 /** The sample's table as its columns are typed in Dataverse (system columns with their documented types). */
 function seedAllFields(double: DataverseDouble): void {
-  const lookup = (logicalName: string, displayName: string, targets: string[]): ColumnSeed => ({
+  const column = (logicalName: string, type: ColumnSeed['type'], displayName: string): ColumnSeed => ({
     logicalName,
+    type,
     displayName,
-    type: 'Lookup',
+  });
+  const lookup = (logicalName: string, displayName: string, targets: string[]): ColumnSeed => ({
+    ...column(logicalName, 'Lookup', displayName),
     targets,
+  });
+  // Choices by option value and label.
+  const choice = (name: string, type: ColumnSeed['type'], display: string, labels: [number, string][]): ColumnSeed => ({
+    ...column(name, type, display),
+    options: labels.map(([value, label]) => ({ value, label })),
   });
   double.seedTable({
     logicalName: TABLE,
     displayName: 'All Fields',
     primaryNameAttribute: 'shko_name',
     columns: [
-      { logicalName: 'shko_name', type: 'String', displayName: 'Name' },
-      { logicalName: 'shko_string', type: 'String', displayName: 'String' },
-      { logicalName: 'shko_integer', type: 'Integer', displayName: 'Integer' },
-      { logicalName: 'shko_decimal', type: 'Decimal', displayName: 'Decimal' },
-      { logicalName: 'shko_currency', type: 'Money', displayName: 'Currency' },
-      { logicalName: 'shko_currency_base', type: 'Money', displayName: 'Currency (Base)' },
-      { logicalName: 'shko_datetime', type: 'DateTime', displayName: 'Date Time' },
-      { logicalName: 'shko_boolean', type: 'Boolean', displayName: 'Boolean' },
+      column('shko_name', 'String', 'Name'),
+      column('shko_string', 'String', 'String'),
+      column('shko_integer', 'Integer', 'Integer'),
+      column('shko_decimal', 'Decimal', 'Decimal'),
+      column('shko_currency', 'Money', 'Currency'),
+      column('shko_currency_base', 'Money', 'Currency (Base)'),
+      column('shko_datetime', 'DateTime', 'Date Time'),
+      column('shko_boolean', 'Boolean', 'Boolean'),
+      choice('shko_choice', 'Picklist', 'Choice', [
+        [342490000, 'Zero'],
+        [342490001, 'One'],
+      ]),
       {
-        logicalName: 'shko_choice',
-        type: 'Picklist',
-        displayName: 'Choice',
-        options: [
-          { value: 342490000, label: 'Zero' },
-          { value: 342490001, label: 'One' },
-        ],
-      },
-      {
-        logicalName: 'shko_choices',
-        type: 'Virtual',
+        ...choice('shko_choices', 'Virtual', 'Choices', [
+          [342490001, 'One'],
+          [342490002, 'Two'],
+        ]),
         multiSelect: true,
-        displayName: 'Choices',
-        options: [
-          { value: 342490001, label: 'One' },
-          { value: 342490002, label: 'Two' },
-        ],
       },
       lookup('shko_lookup', 'Lookup', ['systemuser']),
-      { logicalName: 'ownerid', type: 'Owner', displayName: 'Owner', targets: ['systemuser', 'team'] },
+      { ...column('ownerid', 'Owner', 'Owner'), targets: ['systemuser', 'team'] },
       lookup('owningbusinessunit', 'Owning Business Unit', ['businessunit']),
       lookup('createdby', 'Created By', ['systemuser']),
       lookup('modifiedby', 'Modified By', ['systemuser']),
       lookup('modifiedonbehalfby', 'Modified By (Delegate)', ['systemuser']),
       lookup('transactioncurrencyid', 'Currency', ['transactioncurrency']),
-      { logicalName: 'exchangerate', type: 'Decimal', displayName: 'Exchange Rate' },
-      { logicalName: 'timezoneruleversionnumber', type: 'Integer', displayName: 'Time Zone Rule Version Number' },
-      { logicalName: 'createdon', type: 'DateTime', displayName: 'Created On' },
-      { logicalName: 'modifiedon', type: 'DateTime', displayName: 'Modified On' },
-      {
-        logicalName: 'statecode',
-        type: 'State',
-        displayName: 'Status',
-        options: [
-          { value: 0, label: 'Active' },
-          { value: 1, label: 'Inactive' },
-        ],
-      },
-      {
-        logicalName: 'statuscode',
-        type: 'Status',
-        displayName: 'Status Reason',
-        options: [
-          { value: 1, label: 'Active' },
-          { value: 2, label: 'Inactive' },
-        ],
-      },
+      column('exchangerate', 'Decimal', 'Exchange Rate'),
+      column('timezoneruleversionnumber', 'Integer', 'Time Zone Rule Version Number'),
+      column('createdon', 'DateTime', 'Created On'),
+      column('modifiedon', 'DateTime', 'Modified On'),
+      choice('statecode', 'State', 'Status', [
+        [0, 'Active'],
+        [1, 'Inactive'],
+      ]),
+      choice('statuscode', 'Status', 'Status Reason', [
+        [1, 'Active'],
+        [2, 'Inactive'],
+      ]),
     ],
   });
 }
