@@ -85,6 +85,21 @@ param reconcileTables string = ''
 @description('BRIDGE_RECONCILE_SCHEDULE: when reconcileChanges runs, an NCRONTAB expression of six fields, seconds first.')
 param reconcileSchedule string = '0 */15 * * * *'
 
+@description('BRIDGE_AUTH_TENANT_ID: the Microsoft Entra tenant (a GUID) whose access tokens the connector\'s OAuth connection sends (azd env set BRIDGE_AUTH_TENANT_ID …). Empty: bearer tokens are refused, and the Dataverse operations answer 403 to a function key alone.')
+param authTenantId string = ''
+
+@description('BRIDGE_AUTH_AUDIENCE: the accepted token audiences, comma-separated: the connector API app\'s application ID URI (api://<client id>) and/or its client id. Needed with authTenantId.')
+param authAudience string = ''
+
+@description('BRIDGE_AUTH_ISSUER: the one accepted token issuer, only to override the tenant\'s own (e.g. a sovereign cloud). Empty: https://login.microsoftonline.com/<tenant>/v2.0 and https://sts.windows.net/<tenant>/.')
+param authIssuer string = ''
+
+@description('BRIDGE_AUTH_METADATA_URL: the OpenID Connect metadata that publishes the signing keys, only to override the tenant\'s own. Empty: https://login.microsoftonline.com/<tenant>/v2.0/.well-known/openid-configuration.')
+param authMetadataUrl string = ''
+
+@description('BRIDGE_DATAVERSE_APP_OPERATIONS: true lets a function key alone run the Dataverse operations as the application user, so anyone holding the key acts with its privileges. Leave false unless every key holder may.')
+param dataverseAppOperations bool = false
+
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
 var tags = { 'azd-env-name': environmentName }
 var functionAppName = 'func-bridge-${resourceToken}'
@@ -180,6 +195,11 @@ module functionApp 'modules/functionApp.bicep' = {
     deliveryTimeoutSeconds: deliveryTimeoutSeconds
     reconcileTables: reconcileTables
     reconcileSchedule: reconcileSchedule
+    authTenantId: authTenantId
+    authAudience: authAudience
+    authIssuer: authIssuer
+    authMetadataUrl: authMetadataUrl
+    dataverseAppOperations: dataverseAppOperations
   }
   // The app's settings and deployment container reference these by name.
   dependsOn: [storage, monitoring]

@@ -32,6 +32,16 @@ param unhealthyAfter int
 param deliveryTimeoutSeconds int
 param reconcileTables string
 param reconcileSchedule string
+@description('BRIDGE_AUTH_TENANT_ID; empty: bearer tokens are refused.')
+param authTenantId string
+@description('BRIDGE_AUTH_AUDIENCE; empty unless authTenantId is set.')
+param authAudience string
+@description('BRIDGE_AUTH_ISSUER; empty: the tenant\'s own issuers.')
+param authIssuer string
+@description('BRIDGE_AUTH_METADATA_URL; empty: the tenant\'s own OpenID metadata.')
+param authMetadataUrl string
+@description('BRIDGE_DATAVERSE_APP_OPERATIONS.')
+param dataverseAppOperations bool
 
 resource storage 'Microsoft.Storage/storageAccounts@2026-09-01' existing = {
   name: storageAccountName
@@ -125,6 +135,14 @@ var appSettings = {
   // a managed-identity token for that client id. Both empty while no environment is configured.
   DATAVERSE_URL: dataverseUrl
   DATAVERSE_CLIENT_ID: empty(dataverseUrl) ? '' : dataverseIdentity.properties.clientId
+  // The connector's Microsoft Entra ID connection: the Dataverse operations run as the user whose token this tenant and
+  // audience accept. Empty (the default) turns bearer tokens off; the app treats an empty setting as unset.
+  BRIDGE_AUTH_TENANT_ID: authTenantId
+  BRIDGE_AUTH_AUDIENCE: authAudience
+  BRIDGE_AUTH_ISSUER: authIssuer
+  BRIDGE_AUTH_METADATA_URL: authMetadataUrl
+  // false unless deliberately turned on: a function key alone must not act as the application user.
+  BRIDGE_DATAVERSE_APP_OPERATIONS: dataverseAppOperations ? 'true' : 'false'
 }
 
 resource settings 'Microsoft.Web/sites/config@2025-03-01' = {

@@ -4,9 +4,11 @@
  * plain shape makers can fill in and read (see README "Rows in the connector"):
  *
  * - a lookup is written `{ "parentcustomerid": { "table": "account", "id": "…" } }` and sent as
- *   `"parentcustomerid_account@odata.bind": "/accounts(…)"` (the column's name when it has one target table, the
- *   column and the table joined by `_` when it has several, as Dataverse names those navigation properties); it is read
- *   back as `{ "id", "table", "name" }` from `_parentcustomerid_value` and its annotations;
+ *   `"parentcustomerid_account@odata.bind": "/accounts(…)"`, through the navigation property the table's many-to-one
+ *   relationship to that target names (`ReferencingEntityNavigationPropertyName`, from metadata: custom lookups are
+ *   bound by their schema name, e.g. `cr6d1_SponsorId`); it is read back as `{ "id", "table", "name" }` from
+ *   `_parentcustomerid_value` and its annotations; `null` clears it (`<navigation>@odata.bind: null`, for a
+ *   multi-table lookup the navigation property of the table it points to now, read first);
  * - a choice is written as its number and read as `{ "value", "label" }` (the formatted value);
  * - everything else is the Web API's own JSON value.
  *
@@ -16,8 +18,9 @@
  */
 
 import { isDataverseError } from '../dataverseApi/errors.js';
-import { CHOICE_TYPES, LOOKUP_TYPES, plainRow } from '../dataverseApi/plainRow.js';
+import { CHOICE_TYPES, LOOKUP_TABLE, LOOKUP_TYPES, plainRow } from '../dataverseApi/plainRow.js';
 import type { ColumnMetadata, DataverseApi, TableMetadata } from '../dataverseApi/types.js';
+import { eventTargetSchema, NUMBER_TYPES } from './eventSchema.js';
 import { type ApiResponse, apiError } from './responses.js';
 import type { RowSchemaPurpose, Schema } from './schemas.js';
 
@@ -31,7 +34,7 @@ export interface DataverseTableView {
 }
 
 /** A column, as `ListDataverseColumns` answers it. */
-export type DataverseColumnView = Omit<ColumnMetadata, 'validForRead'>;
+export type DataverseColumnView = Omit<ColumnMetadata, 'validForRead' | 'navigation'>;
 
 const TABLE_NAME = /^[a-z_][a-z0-9_]{0,127}$/;
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -75,12 +78,26 @@ export async function getDataverseTableSchema(api: DataverseApi, table: string, 
   if (bad) return bad;
   const purpose = url.searchParams.get('purpose') ?? 'read';
   if (!['read', 'create', 'update'].includes(purpose)) {
-    return apiError(400, 'InvalidParameter', 'purpose must be read, create or update.', 'purpose');
+    return apiError(400, 'InvalidParameter', 'purpose must be read, create, update or event.', 'purpose');
   }
   return run(async () => {
     const metadata = await api.getTable(table);
     return { status: 200, jsonBody: { schema: rowSchema(metadata, purpose as RowSchemaPurpose) } };
   });
+}
+
+/**
+ * `GET /api/dataverse/tables/{table}/schema?purpose=event`: `{ schema }`, the row an event of the webhook trigger
+ * carries (its `inputParameters.Target`) typed for the table (`eventSchema.ts`). It reads table definitions with the
+ * app's identity, as `ListTables` (the trigger's table dropdown) does: no row is read, and a trigger on a function-key
+ * connection is typed too. Without a Dataverse environment (`api` undefined), the untyped Target, so the designer
+ * still gets an answer for a table seen in events.
+ */
+export async function getEventSchema(api: DataverseApi | undefined, table: string): Promise<ApiResponse> {
+  const bad = checkTable(table);
+  if (bad) return bad;
+  if (!api) return { status: 200, jsonBody: { schema: eventTargetSchema() } };
+  return run(async () => ({ status: 200, jsonBody: { schema: eventTargetSchema(await api.getTable(table)) } }));
 }
 
 /**
@@ -113,14 +130,6 @@ export function rowSchema(metadata: TableMetadata, purpose: RowSchemaPurpose): S
   }
   return { type: 'object', ...(required.length > 0 ? { required } : {}), properties };
 }
-
-const NUMBER_TYPES: Record<string, Schema> = {
-  Integer: { type: 'integer', format: 'int32' },
-  BigInt: { type: 'integer', format: 'int64' },
-  Decimal: { type: 'number', format: 'decimal' },
-  Double: { type: 'number', format: 'double' },
-  Money: { type: 'number', format: 'decimal' },
-};
 
 function columnSchema(column: ColumnMetadata, read: boolean): Schema | undefined {
   const schema = typedColumn(column, read);
@@ -186,7 +195,8 @@ function typedColumn(column: ColumnMetadata, read: boolean): Schema | undefined 
       description: 'The id of the row.',
       'x-ms-summary': `${column.displayName} ID`,
     };
-    if (!read) return { type: 'object', required: ['id'], properties: { table, id }, ...label };
+    // null clears the lookup on update (and leaves it empty on create).
+    if (!read) return { type: 'object', required: ['id'], properties: { table, id }, ...label, 'x-nullable': true };
     return {
       type: 'object',
       properties: {
@@ -297,7 +307,7 @@ export async function updateDataverseRow(
   if (bad) return bad;
   return run(async () => {
     const metadata = await api.getTable(table);
-    const data = await webApiRow(api, metadata, body, 'update');
+    const data = await webApiRow(api, metadata, body, 'update', id);
     if ('status' in data) return data;
     await api.update(table, id, data.row, ifMatch ? { etag: ifMatch } : {});
     return { status: 200, jsonBody: { id: id.toLowerCase() } };
@@ -325,6 +335,7 @@ async function webApiRow(
   metadata: TableMetadata,
   body: unknown,
   operation: 'create' | 'update',
+  id?: string,
 ): Promise<{ row: Record<string, unknown> } | ApiResponse> {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     return apiError(400, 'InvalidBody', 'The body must be a JSON object of column values by logical name.', 'body');
@@ -353,18 +364,21 @@ async function webApiRow(
           : value;
       continue;
     }
-    const reference = value as { table?: unknown; id?: unknown } | null;
     const targets = column.targets ?? [];
-    if (
-      typeof reference !== 'object' ||
-      reference === null ||
-      typeof reference.id !== 'string' ||
-      !GUID.test(reference.id)
-    ) {
+    if (value === null) {
+      // A new row's lookup is empty unless set; an update clears it by setting the navigation property of the table
+      // it points to to null ("Associate and disassociate table rows using the Web API").
+      if (operation === 'create' || id === undefined) continue;
+      const current = targets.length === 1 ? targets[0] : await currentTarget(api, metadata, id, name);
+      if (current) row[`${navigationProperty(column, current)}@odata.bind`] = null;
+      continue;
+    }
+    const reference = value as { table?: unknown; id?: unknown };
+    if (typeof reference !== 'object' || typeof reference.id !== 'string' || !GUID.test(reference.id)) {
       return apiError(
         400,
         'InvalidLookup',
-        `${name} is a lookup: write { "table": "${targets[0] ?? 'account'}", "id": "<row id>" }.`,
+        `${name} is a lookup: write { "table": "${targets[0] ?? 'account'}", "id": "<row id>" }, or null to clear it.`,
         name,
       );
     }
@@ -378,10 +392,31 @@ async function webApiRow(
       );
     }
     const { entitySetName } = await api.getTable(target);
-    const navigation = targets.length > 1 ? `${name}_${target}` : name;
-    row[`${navigation}@odata.bind`] = `/${entitySetName}(${reference.id.toLowerCase()})`;
+    row[`${navigationProperty(column, target)}@odata.bind`] = `/${entitySetName}(${reference.id.toLowerCase()})`;
   }
   return { row };
+}
+
+/**
+ * The navigation property that sets a lookup to a row of `target`: the one metadata names; Dataverse's own naming of
+ * system lookups is the fallback for a relationship the metadata did not list.
+ */
+function navigationProperty(column: ColumnMetadata, target: string): string {
+  const targets = column.targets ?? [];
+  return column.navigation?.[target] ?? (targets.length > 1 ? `${column.logicalName}_${target}` : column.logicalName);
+}
+
+/** The table a multi-table lookup of a row points to now, or undefined when it is empty. */
+async function currentTarget(
+  api: DataverseApi,
+  metadata: TableMetadata,
+  id: string,
+  column: string,
+): Promise<string | undefined> {
+  const row = await api.retrieve(metadata.logicalName, id, { select: [`_${column}_value`], annotations: true });
+  if (row[`_${column}_value`] === null || row[`_${column}_value`] === undefined) return undefined;
+  const table = row[`_${column}_value${LOOKUP_TABLE}`];
+  return typeof table === 'string' ? table : undefined;
 }
 
 /** Lookups are selected as `_<name>_value`; a maker writes the column's own name. */

@@ -251,10 +251,18 @@ const DECLARATIONS: { [K in OperationName]: Omit<OperationDeclaration, 'name'> }
     route: 'tables',
     authLevel: 'function',
     summary: 'List tables',
-    description: 'Lists the Dataverse tables events have been seen for; other operations offer them in a dropdown.',
+    description:
+      "Lists the Dataverse environment's tables from metadata, or the tables events were seen for; other operations offer them in a dropdown.",
     visibility: 'advanced',
     parameters: [],
-    responses: { '200': ok('The tables, by name.', ref('TableList')), '401': NO_KEY, default: UNEXPECTED },
+    responses: {
+      '200': ok('The tables, by name.', ref('TableList')),
+      '401': NO_KEY,
+      // With DATAVERSE_URL set, the list comes from Dataverse's metadata.
+      '429': problem('Dataverse is throttling the metadata read; try again after Retry-After seconds.'),
+      '503': problem('Dataverse is unavailable for the metadata read; try again later.'),
+      default: UNEXPECTED,
+    },
   },
   listChanges: {
     operationId: 'ListChanges',
@@ -493,10 +501,13 @@ const DECLARATIONS: { [K in OperationName]: Omit<OperationDeclaration, 'name'> }
     parameters: [
       DATAVERSE_TABLE,
       {
-        ...queryParameter('purpose', 'Purpose', 'read, create or update: which columns the schema holds.', 'internal', {
-          enum: ['read', 'create', 'update'],
-          default: 'read',
-        }),
+        ...queryParameter(
+          'purpose',
+          'Purpose',
+          'read, create or update: which columns the schema holds; event: the row an event of the trigger carries.',
+          'internal',
+          { enum: ['read', 'create', 'update', 'event'], default: 'read' },
+        ),
       },
     ],
     responses: dataverseResponses({

@@ -10,6 +10,7 @@
  */
 
 import { LOGICAL_NAME_PATTERN as LOGICAL_NAME, MESSAGE_NAME_PATTERN as MESSAGE_NAME } from '../dataverse/names.js';
+import { eventTargetSchema } from './eventSchema.js';
 
 /** How prominently the connector designer shows an operation, a parameter or a field. */
 export type Visibility = 'important' | 'advanced' | 'internal';
@@ -660,6 +661,26 @@ const BRIDGE_ADDITIONS: Schema = {
   'x-ms-summary': 'Bridge Additions',
 };
 
+/**
+ * The row of a delivered event, `inputParameters.Target`, typed per table (`eventSchema.ts`): once the trigger's *Table*
+ * is chosen, the designer asks `GetDataverseTableSchema` (purpose `event`) for its columns. The table is a property of
+ * the trigger's body, so the older extension names it as is and the newer one as `body/table`, as certified webhook
+ * triggers type their notification content (e.g. Asite's `resourceId`, Formstack's `body/form_id`).
+ */
+const EVENT_TARGET: Schema = {
+  ...eventTargetSchema(),
+  'x-ms-dynamic-schema': {
+    operationId: 'GetDataverseTableSchema',
+    parameters: { table: { parameter: 'table' }, purpose: { value: 'event' } },
+    'value-path': 'schema',
+  },
+  'x-ms-dynamic-properties': {
+    operationId: 'GetDataverseTableSchema',
+    parameters: { table: { parameterReference: 'body/table' }, purpose: { value: 'event' } },
+    itemValuePath: 'schema',
+  },
+};
+
 /** The delivered payload: the normalized context (`NormalizedContext`; DESIGN.md "The normalized context"). */
 const DATAVERSE_CONTEXT: Schema = {
   type: 'object',
@@ -706,10 +727,12 @@ const DATAVERSE_CONTEXT: Schema = {
     isInTransaction: boolean('In Transaction', 'Whether the step ran inside the database transaction.', nullable),
     isOfflinePlayback: boolean('Offline Playback', 'Whether the operation replays offline changes.', nullable),
     owningExtension: entityReference('Owning Extension', 'The step or service endpoint that produced the context.'),
-    inputParameters: object(
-      'Input Parameters',
-      'The request parameters by name; Target holds the row with its column values.',
-    ),
+    inputParameters: {
+      type: 'object',
+      properties: { Target: EVENT_TARGET },
+      description: 'The request parameters by name; Target holds the row with its column values.',
+      'x-ms-summary': 'Input Parameters',
+    },
     outputParameters: object('Output Parameters', 'The response parameters by name, e.g. id after a Create.'),
     sharedVariables: object('Shared Variables', 'Values plug-ins shared with later steps, by name.'),
     preEntityImages: object('Pre-Images', 'The rows as they were before the operation, by image name.'),

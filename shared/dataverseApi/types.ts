@@ -31,6 +31,12 @@ export interface ColumnMetadata {
   validForRead: boolean;
   /** Lookup columns: the tables it may point to. */
   targets?: string[];
+  /**
+   * Lookup columns: the single-valued navigation property that sets the lookup to a row of each target table (what
+   * `<navigation>@odata.bind` names), from the table's many-to-one relationships
+   * (`ReferencingEntityNavigationPropertyName`); case-sensitive, e.g. `parentcustomerid_account` or `cr6d1_SponsorId`.
+   */
+  navigation?: Record<string, string>;
   /** Choice columns (choice, status, state, multi-select): the options. */
   options?: ChoiceOption[];
 }

@@ -244,8 +244,9 @@ export class WebApiClient implements DataverseApi {
     const attributes =
       'LogicalName,DisplayName,AttributeType,RequiredLevel,IsValidForCreate,IsValidForUpdate,IsValidForRead';
     // The base definition with every column, then the lookup targets and the choice options, which only the derived
-    // attribute types carry: one request each, all at once.
-    const [main, lookups, ...choices] = await Promise.all([
+    // attribute types carry, and the many-to-one relationships, which name the navigation property each lookup is set
+    // through: one request each, all at once.
+    const [main, lookups, relationships, ...choices] = await Promise.all([
       this.send({
         method: 'GET',
         path: `${entity}${query({
@@ -260,6 +261,11 @@ export class WebApiClient implements DataverseApi {
         path: `${entity}/Attributes/Microsoft.Dynamics.CRM.LookupAttributeMetadata${query({ $select: 'LogicalName,Targets' })}`,
         operation,
       }),
+      this.send({
+        method: 'GET',
+        path: `${entity}/ManyToOneRelationships${query({ $select: 'ReferencingAttribute,ReferencedEntity,ReferencingEntityNavigationPropertyName' })}`,
+        operation,
+      }),
       ...CHOICE_CASTS.map((cast) =>
         this.send({
           method: 'GET',
@@ -272,6 +278,21 @@ export class WebApiClient implements DataverseApi {
     const targets = new Map<string, string[]>();
     for (const item of (lookups.body as { value?: Array<{ LogicalName: string; Targets?: string[] }> }).value ?? []) {
       targets.set(item.LogicalName, item.Targets ?? []);
+    }
+    const navigation = new Map<string, Record<string, string>>();
+    for (const item of (
+      relationships.body as {
+        value?: Array<{
+          ReferencingAttribute?: string;
+          ReferencedEntity?: string;
+          ReferencingEntityNavigationPropertyName?: string;
+        }>;
+      }
+    ).value ?? []) {
+      const { ReferencingAttribute: column, ReferencedEntity: target } = item;
+      const name = item.ReferencingEntityNavigationPropertyName;
+      if (!column || !target || !name) continue;
+      navigation.set(column, { ...navigation.get(column), [target]: name });
     }
     const options = new Map<string, ChoiceOption[]>();
     for (const response of choices) {
@@ -298,6 +319,7 @@ export class WebApiClient implements DataverseApi {
         validForUpdate: a.IsValidForUpdate === true,
         validForRead: a.IsValidForRead === true,
         ...(targets.has(column) ? { targets: targets.get(column) as string[] } : {}),
+        ...(navigation.has(column) ? { navigation: navigation.get(column) as Record<string, string> } : {}),
         ...(options.has(column) ? { options: options.get(column) as ChoiceOption[] } : {}),
       };
     });

@@ -155,6 +155,7 @@ describe('the Dataverse operations in-process', () => {
     const columns = await invoke('listDataverseColumns', '/x', { params: { table: 'contact' } });
     expect(columns.body.value.map((c: { logicalName: string }) => c.logicalName)).toEqual([
       'contactid',
+      'cr6d1_sponsorid',
       'fullname',
       'parentcustomerid',
     ]);
@@ -181,6 +182,62 @@ describe('the Dataverse operations in-process', () => {
     });
     expect(answer.status).toBe(400);
     expect(answer.body.error.target).toBe(target);
+  });
+
+  it('binds lookups through the navigation property metadata names: per target of a customer, a custom one’s schema name', async () => {
+    const [account] = dataverse.seedRows('account', [{ name: 'Contoso' }]) as [string];
+    const [colleague] = dataverse.seedRows('contact', [{ fullname: 'Cy' }]) as [string];
+    const created = await invoke('createDataverseRow', '/x', {
+      method: 'POST',
+      params: { table: 'contact' },
+      body: {
+        fullname: 'Di',
+        parentcustomerid: { table: 'contact', id: colleague },
+        cr6d1_sponsorid: { table: 'account', id: account },
+      },
+    });
+    expect(created.status).toBe(201);
+    // The double accepts a binding only under the relationship's navigation property, to a row of its table.
+    expect(dataverse.row('contact', created.body.id)).toMatchObject({
+      _parentcustomerid_value: colleague,
+      '_parentcustomerid_value@Microsoft.Dynamics.CRM.lookuplogicalname': 'contact',
+      _cr6d1_sponsorid_value: account,
+    });
+    const updated = await invoke('updateDataverseRow', '/x', {
+      method: 'PATCH',
+      params: { table: 'contact', id: created.body.id },
+      body: { parentcustomerid: { table: 'account', id: account } },
+    });
+    expect(updated.status).toBe(200);
+    const read = await invoke('getDataverseRow', '/x', { params: { table: 'contact', id: created.body.id } });
+    expect(read.body).toMatchObject({
+      parentcustomerid: { id: account, table: 'account', name: 'Contoso' },
+      cr6d1_sponsorid: { id: account, table: 'account', name: 'Contoso' },
+    });
+
+    // null clears a lookup: a customer's through the navigation property of the table it points to now, read first.
+    const before = dataverse.requests.length;
+    const cleared = await invoke('updateDataverseRow', '/x', {
+      method: 'PATCH',
+      params: { table: 'contact', id: created.body.id },
+      body: { parentcustomerid: null, cr6d1_sponsorid: null },
+    });
+    expect(cleared.status).toBe(200);
+    const sent = dataverse.requests.slice(before);
+    expect(sent.map((r) => [r.kind, r.query.$select ?? null])).toEqual([
+      ['retrieve', '_parentcustomerid_value'],
+      ['update', null],
+    ]);
+    const after = await invoke('getDataverseRow', '/x', { params: { table: 'contact', id: created.body.id } });
+    expect(after.body).toMatchObject({ fullname: 'Di', parentcustomerid: null, cr6d1_sponsorid: null });
+    // On create, null leaves the lookup empty.
+    const empty = await invoke('createDataverseRow', '/x', {
+      method: 'POST',
+      params: { table: 'contact' },
+      body: { fullname: 'Ed', parentcustomerid: null },
+    });
+    expect(empty.status).toBe(201);
+    expect(dataverse.row('contact', empty.body.id)?._parentcustomerid_value).toBeUndefined();
   });
 
   it('reads a single-target lookup without its table, and reports unknown rows', async () => {

@@ -691,9 +691,45 @@ describe('lintDefinition', () => {
       },
     },
     {
+      rule: 'dynamic-schema',
+      path: 'definitions.DataverseContext.properties.inputParameters.properties.Target.x-ms-dynamic-schema',
+      breakIt: (def) => {
+        const target = node(
+          def,
+          'definitions',
+          'DataverseContext',
+          'properties',
+          'inputParameters',
+          'properties',
+          'Target',
+        );
+        node(target, 'x-ms-dynamic-schema').parameters = {
+          table: { parameter: 'table' },
+          purpose: { value: 'events' },
+        };
+      },
+    },
+    {
+      rule: 'dynamic-schema',
+      path: 'definitions.DataverseRowInput.x-ms-dynamic-properties',
+      breakIt: (def) => {
+        node(def, 'definitions', 'DataverseRowInput', 'x-ms-dynamic-properties').operationId = 'GetTableSchema';
+      },
+    },
+    {
+      rule: 'dynamic-schema',
+      path: 'definitions.DataverseRowOutput.x-ms-dynamic-schema',
+      breakIt: (def) => {
+        const dynamic = node(def, 'definitions', 'DataverseRowOutput', 'x-ms-dynamic-schema');
+        dynamic.parameters = { tableName: { parameter: 'table' } };
+        delete dynamic['value-path'];
+      },
+    },
+    {
       rule: 'paths',
       path: 'paths',
-      also: ['trigger-present', 'dynamic-values'], // no operations: no trigger, and ListTables is gone
+      // No operations: no trigger, and ListTables and GetDataverseTableSchema are gone.
+      also: ['trigger-present', 'dynamic-values', 'dynamic-schema'],
       breakIt: (def) => {
         delete def.paths;
       },

@@ -63,15 +63,22 @@ export function seedTables(dataverse: DataverseDouble): void {
     primaryNameAttribute: 'fullname',
     columns: [
       { logicalName: 'fullname', type: 'String', displayName: 'Full Name' },
+      // A customer lookup binds through one navigation property per target table (parentcustomerid_account, …).
       {
         logicalName: 'parentcustomerid',
         type: 'Customer',
         displayName: 'Company Name',
         targets: ['account', 'contact'],
       },
+      // A custom lookup: its navigation property is its schema name, not its logical name.
+      {
+        logicalName: 'cr6d1_sponsorid',
+        type: 'Lookup',
+        displayName: 'Sponsor',
+        targets: ['account'],
+        navigation: { account: 'cr6d1_SponsorId' },
+      },
     ],
-    // A customer lookup binds through one navigation property per target table, as in Dataverse.
-    navigation: { parentcustomerid_account: 'parentcustomerid', parentcustomerid_contact: 'parentcustomerid' },
   });
 }
 

@@ -239,13 +239,30 @@ describe('WebApiClient: the metadata cache', () => {
     const before = dataverse.count('metadata');
     const [a, b, c] = await Promise.all([api.getTable('contact'), api.getTable('contact'), api.getTable('contact')]);
     const perLoad = dataverse.count('metadata') - before;
-    expect(perLoad).toBe(6); // the definition with its columns, lookups, and four kinds of choices
+    // The definition with its columns, lookups, many-to-one relationships, and four kinds of choices.
+    expect(perLoad).toBe(7);
     expect(b).toBe(a);
     expect(c).toBe(a);
     expect(a.columns.find((col) => col.logicalName === 'parentcustomerid')?.targets).toEqual(['account', 'contact']);
     await api.getTable('contact');
     await api.retrieve('contact', (await api.create('contact', { fullname: 'Cached' })).id);
     expect(dataverse.count('metadata') - before).toBe(perLoad);
+  });
+
+  it('takes each lookup’s navigation property per target table from the many-to-one relationships', async () => {
+    const { api } = client();
+    const contact = await api.getTable('contact');
+    const navigation = Object.fromEntries(contact.columns.map((c) => [c.logicalName, c.navigation]));
+    expect(navigation).toEqual({
+      contactid: undefined,
+      fullname: undefined,
+      // A customer lookup: one navigation property per table it can point to.
+      parentcustomerid: { account: 'parentcustomerid_account', contact: 'parentcustomerid_contact' },
+      // A custom lookup: bound by its schema name, which no convention on the logical name gives.
+      cr6d1_sponsorid: { account: 'cr6d1_SponsorId' },
+    });
+    const asked = dataverse.requests.find((r) => r.path.endsWith("(LogicalName='contact')/ManyToOneRelationships"));
+    expect(asked?.query.$select).toBe('ReferencingAttribute,ReferencedEntity,ReferencingEntityNavigationPropertyName');
   });
 
   it('loads again after the time-to-live, and does not keep a failed load', async () => {
@@ -261,10 +278,10 @@ describe('WebApiClient: the metadata cache', () => {
     await api.getTable('contact');
     now = 500;
     await api.getTable('contact');
-    expect(dataverse.count('metadata') - before).toBe(6);
+    expect(dataverse.count('metadata') - before).toBe(7);
     now = 1_500;
     await api.getTable('contact');
-    expect(dataverse.count('metadata') - before).toBe(12);
+    expect(dataverse.count('metadata') - before).toBe(14);
 
     const missing = await failure(api.getTable('nosuchtable'));
     expect(missing).toMatchObject({ code: 'DataverseNotFound', status: 404, transient: false });

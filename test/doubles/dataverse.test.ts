@@ -52,6 +52,88 @@ describe('the Dataverse double', () => {
     expect(body['@odata.context']).toContain('$metadata#accounts/$entity');
   });
 
+  it('serves many-to-one relationships and binds a lookup only through their navigation properties', async () => {
+    const double = new DataverseDouble();
+    double.seedTable({ logicalName: 'account', columns: [{ logicalName: 'name', type: 'String' }] });
+    double.seedTable({
+      logicalName: 'contact',
+      primaryNameAttribute: 'fullname',
+      columns: [
+        { logicalName: 'parentcustomerid', type: 'Customer', targets: ['account', 'contact'] },
+        {
+          logicalName: 'cr6d1_sponsorid',
+          type: 'Lookup',
+          targets: ['account'],
+          navigation: { account: 'cr6d1_SponsorId' },
+        },
+      ],
+    });
+    await double.start();
+    try {
+      const base = `${double.url}/api/data/v9.2/`;
+      const select = 'ReferencingAttribute,ReferencedEntity,ReferencingEntityNavigationPropertyName';
+      const answer = await read(
+        await fetch(`${base}EntityDefinitions(LogicalName='contact')/ManyToOneRelationships?$select=${select}`, {
+          headers: json,
+        }),
+      );
+      expect(answer['@odata.context']).toContain("$metadata#EntityDefinitions('contact')/ManyToOneRelationships");
+      expect((answer.value as Array<Record<string, unknown>>).map(({ MetadataId, ...rest }) => rest)).toEqual([
+        {
+          ReferencingAttribute: 'parentcustomerid',
+          ReferencedEntity: 'account',
+          ReferencingEntityNavigationPropertyName: 'parentcustomerid_account',
+        },
+        {
+          ReferencingAttribute: 'parentcustomerid',
+          ReferencedEntity: 'contact',
+          ReferencingEntityNavigationPropertyName: 'parentcustomerid_contact',
+        },
+        {
+          ReferencingAttribute: 'cr6d1_sponsorid',
+          ReferencedEntity: 'account',
+          ReferencingEntityNavigationPropertyName: 'cr6d1_SponsorId',
+        },
+      ]);
+      const [account] = double.seedRows('account', [{ name: 'A' }]) as [string];
+      const create = (body: Record<string, unknown>) =>
+        fetch(`${base}contacts`, { method: 'POST', headers: json, body: JSON.stringify(body) });
+      // The lookup's logical name, or the navigation name in another case, is not a navigation property.
+      for (const name of ['cr6d1_sponsorid', 'cr6d1_sponsorId', 'parentcustomerid']) {
+        const refused = await create({ [`${name}@odata.bind`]: `/accounts(${account})` });
+        expect(refused.status, name).toBe(400);
+        expect((await read(refused)).error.message).toBe(
+          `An undeclared property '${name}' which only has property annotations in the payload but no property value was found in the payload.`,
+        );
+      }
+      // A navigation property binds rows of its own table only.
+      const wrongTable = await create({ 'parentcustomerid_contact@odata.bind': `/accounts(${account})` });
+      expect(wrongTable.status).toBe(400);
+      const bound = await create({
+        'cr6d1_SponsorId@odata.bind': `/accounts(${account})`,
+        'parentcustomerid_account@odata.bind': `/accounts(${account})`,
+      });
+      expect(bound.status).toBe(204);
+      const id = /\(([0-9a-f-]{36})\)$/.exec(bound.headers.get('odata-entityid') ?? '')?.[1] as string;
+      expect(double.row('contact', id)).toMatchObject({
+        _cr6d1_sponsorid_value: account,
+        _parentcustomerid_value: account,
+      });
+
+      // null through the navigation property disassociates.
+      const cleared = await fetch(`${base}contacts(${id})`, {
+        method: 'PATCH',
+        headers: { ...json, 'If-Match': '*' },
+        body: JSON.stringify({ 'parentcustomerid_account@odata.bind': null }),
+      });
+      expect(cleared.status).toBe(204);
+      expect(double.row('contact', id)?._parentcustomerid_value).toBeNull();
+      expect(double.row('contact', id)?._cr6d1_sponsorid_value).toBe(account);
+    } finally {
+      await double.stop();
+    }
+  });
+
   it('answers errors with the documented body and codes', async () => {
     const segment = await fetch(`${api}Account`, { headers: json });
     expect(segment.status).toBe(404);

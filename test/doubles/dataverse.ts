@@ -26,6 +26,15 @@
  *   `Attributes/Microsoft.Dynamics.CRM.LookupAttributeMetadata` (`Targets`) and
  *   `…/PicklistAttributeMetadata`, `StateAttributeMetadata`, `StatusAttributeMetadata`,
  *   `MultiSelectPicklistAttributeMetadata` with `$expand=OptionSet($select=Options)`.
+ * - Lookup relationships: `EntityDefinitions(LogicalName='x')/ManyToOneRelationships` with `$select`, one
+ *   `OneToManyRelationshipMetadata` per lookup column and target table (`ReferencingAttribute`, `ReferencedEntity`,
+ *   `ReferencingEntityNavigationPropertyName`, …): "EntityMetadata EntityType" (its `ManyToOneRelationships`
+ *   collection, https://learn.microsoft.com/power-apps/developer/data-platform/webapi/reference/entitymetadata),
+ *   "OneToManyRelationshipMetadata EntityType" (…/webapi/reference/onetomanyrelationshipmetadata) and "Web API
+ *   navigation properties" (…/webapi/web-api-navigation-properties: a lookup is set through the single-valued
+ *   navigation property the relationship names, case-sensitive; a multi-table lookup such as a customer has one per
+ *   target, `parentcustomerid_account` and `parentcustomerid_contact`; a custom lookup's is its schema name, e.g.
+ *   `cr6d1_SponsorId`). `<navigation>@odata.bind` is accepted only under that name and only to a row of that table.
  * - Rows: "Retrieve a table row using the Web API" (…/webapi/retrieve-entity-using-web-api), "Query data using the Web
  *   API" (…/webapi/query/overview: `$select`, `$filter`, `$orderby`, `$top`, `$count=true` → `@odata.count`), "Page
  *   results using OData" (…/webapi/query/page-results: `Prefer: odata.maxpagesize=n`, `Preference-Applied`,
@@ -94,6 +103,11 @@ export interface ColumnSeed {
   options?: Array<{ value: number; label: string }>;
   /** For `Virtual` columns: a multi-select choice (`MultiSelectPicklistAttributeMetadata`). */
   multiSelect?: boolean;
+  /**
+   * For lookups: the navigation property of each target table, where it is not Dataverse's usual name (the column's
+   * own name for one target, `<column>_<target>` for several), e.g. `{ account: 'cr6d1_SponsorId' }`.
+   */
+  navigation?: Record<string, string>;
 }
 
 /** A table to seed. Its primary id column (`<logicalName>id`) is added when not listed. */
@@ -105,11 +119,6 @@ export interface TableSeed {
   primaryNameAttribute?: string;
   changeTracking?: boolean;
   columns: ColumnSeed[];
-  /**
-   * Single-valued navigation properties whose name differs from their lookup column, e.g.
-   * `{ eventhandler_serviceendpoint: 'eventhandler' }`. Lookups are otherwise bound by their own name.
-   */
-  navigation?: Record<string, string>;
 }
 
 /** One request as the double saw it (no token: only whether one was sent and accepted). */
@@ -159,8 +168,7 @@ interface Row {
   version: number;
 }
 
-interface Table extends Required<Omit<TableSeed, 'columns' | 'displayName' | 'navigation'>> {
-  navigation: Record<string, string>;
+interface Table extends Required<Omit<TableSeed, 'columns' | 'displayName'>> {
   displayName: string;
   columns: Map<string, ColumnSeed>;
   rows: Map<string, Row>;
@@ -297,7 +305,6 @@ export class DataverseDouble {
       primaryIdAttribute,
       primaryNameAttribute: seed.primaryNameAttribute ?? 'name',
       changeTracking: seed.changeTracking ?? false,
-      navigation: seed.navigation ?? {},
       columns,
       rows: new Map(),
       tombstones: [],
@@ -472,6 +479,8 @@ export class DataverseDouble {
       });
     }
     if (method === 'GET' && resource === 'EntityDefinitions') return this.tableList(query);
+    const relationships = /^EntityDefinitions\(LogicalName='([^']*)'\)\/ManyToOneRelationships$/.exec(resource);
+    if (method === 'GET' && relationships) return this.manyToOne(relationships[1] as string, query);
     const metadata =
       /^EntityDefinitions\(LogicalName='([^']*)'\)(\/Attributes\/Microsoft\.Dynamics\.CRM\.(\w+))?$/.exec(resource);
     if (method === 'GET' && metadata) {
@@ -604,6 +613,50 @@ export class DataverseDouble {
       );
     }
     return ok(answer);
+  }
+
+  /** `GET EntityDefinitions(LogicalName='x')/ManyToOneRelationships?$select=…`: the table's lookups, per target. */
+  private manyToOne(logicalName: string, query: Record<string, string>): Answer {
+    const table = this.tables.get(logicalName);
+    if (!table) {
+      throw new ApiError(404, '0x80040217', `Could not find entity with LogicalName = '${logicalName}'.`);
+    }
+    const value = this.relationships(table).map((r) =>
+      pick(
+        {
+          MetadataId: metadataId(logicalName, r.SchemaName),
+          SchemaName: r.SchemaName,
+          RelationshipType: 'OneToManyRelationship',
+          ReferencedAttribute: r.ReferencedAttribute,
+          ReferencedEntity: r.ReferencedEntity,
+          ReferencingAttribute: r.ReferencingAttribute,
+          ReferencingEntity: logicalName,
+          ReferencedEntityNavigationPropertyName: r.SchemaName,
+          ReferencingEntityNavigationPropertyName: r.ReferencingEntityNavigationPropertyName,
+        },
+        list(query.$select),
+        ['MetadataId'],
+      ),
+    );
+    return ok({
+      '@odata.context': `${this.url}${API}$metadata#EntityDefinitions('${logicalName}')/ManyToOneRelationships`,
+      value,
+    });
+  }
+
+  /** One many-to-one relationship per lookup column and target table, named as Dataverse names them. */
+  private relationships(table: Table) {
+    return [...table.columns.values()].filter(isLookup).flatMap((column) => {
+      const targets = column.targets ?? [];
+      return targets.map((target) => ({
+        SchemaName: `${target}_${table.logicalName}_${column.logicalName}`,
+        ReferencedEntity: target,
+        ReferencedAttribute: this.tables.get(target)?.primaryIdAttribute ?? `${target}id`,
+        ReferencingAttribute: column.logicalName,
+        ReferencingEntityNavigationPropertyName:
+          column.navigation?.[target] ?? (targets.length > 1 ? `${column.logicalName}_${target}` : column.logicalName),
+      }));
+    });
   }
 
   private retrieve(table: Table, id: string, query: Record<string, string>, prefer = ''): Answer {
@@ -820,7 +873,8 @@ export class DataverseDouble {
   /**
    * `<navigation>@odata.bind: "/<set>(<id>)"` sets the lookup, read back as `_<lookup>_value` ("Associate table rows
    * on create" and "Lookup properties", https://learn.microsoft.com/power-apps/developer/data-platform/webapi/create-entity-using-web-api
-   * and …/webapi/web-api-properties).
+   * and …/webapi/web-api-properties); `null` clears it ("Associate and disassociate table rows using the Web API",
+   * …/webapi/associate-disassociate-entities-using-web-api).
    */
   private bind(table: Table, data: Record<string, unknown>): Record<string, unknown> {
     const bound: Record<string, unknown> = {};
@@ -830,17 +884,35 @@ export class DataverseDouble {
         bound[name] = value;
         continue;
       }
-      const column = table.navigation[navigation] ?? navigation;
+      // Navigation property names are case-sensitive.
+      const relationship = this.relationships(table).find(
+        (r) => r.ReferencingEntityNavigationPropertyName === navigation,
+      );
+      if (relationship && value === null) {
+        // "To disassociate, set the value to null" (Associate and disassociate table rows using the Web API).
+        bound[`_${relationship.ReferencingAttribute}_value`] = null;
+        bound[`_${relationship.ReferencingAttribute}_value${LOOKUP_TABLE}`] = null;
+        continue;
+      }
       const target = /^\/?([a-z_][a-z0-9_]*)\(([0-9a-f-]{36})\)$/i.exec(String(value));
-      if (!isLookup(table.columns.get(column)) || !target) {
+      if (!relationship || !target) {
         throw new ApiError(
           400,
           '0x80060888',
           `An undeclared property '${navigation}' which only has property annotations in the payload but no property value was found in the payload.`,
         );
       }
-      bound[`_${column}_value`] = (target[2] as string).toLowerCase();
       const targetTable = [...this.tables.values()].find((t) => t.entitySetName === target[1]);
+      if (targetTable && targetTable.logicalName !== relationship.ReferencedEntity) {
+        // A navigation property binds rows of its own table only (the message is the double's own).
+        throw new ApiError(
+          400,
+          '0x80060888',
+          `The navigation property '${navigation}' refers to ${relationship.ReferencedEntity} rows, not to '${target[1]}'.`,
+        );
+      }
+      const column = relationship.ReferencingAttribute;
+      bound[`_${column}_value`] = (target[2] as string).toLowerCase();
       if (targetTable) bound[`_${column}_value${LOOKUP_TABLE}`] = targetTable.logicalName;
     }
     return bound;

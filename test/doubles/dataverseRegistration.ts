@@ -106,7 +106,6 @@ export function seedRegistrationTables(
   });
   dataverse.seedTable({
     logicalName: 'sdkmessageprocessingstep',
-    navigation: { eventhandler_serviceendpoint: 'eventhandler', eventhandler_plugintype: 'eventhandler' },
     columns: [
       text('name'),
       text('description'),

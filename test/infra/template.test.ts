@@ -70,13 +70,6 @@ const NOT_IN_AZURE: Readonly<Record<string, string>> = {
   [SETTINGS.dataverseRetryBudgetSeconds]: 'the default (60 s) suits Azure',
   [SETTINGS.dataverseSasKey]: 'read by `dataverse-bridge register` on your machine, never by the app',
   [SETTINGS.dataverseWebhookKey]: 'read by `dataverse-bridge register` on your machine, never by the app',
-  [SETTINGS.authTenantId]:
-    'set after deployment, once the connector’s Entra app is registered (connector/README.md); unset, Dataverse operations refuse bearer tokens',
-  [SETTINGS.authAudience]: 'set with BRIDGE_AUTH_TENANT_ID, after the Entra app registration exists',
-  [SETTINGS.authIssuer]: 'the default (the tenant’s own issuers) suits Azure; the override is for a local issuer',
-  [SETTINGS.authMetadataUrl]:
-    'the default (the tenant’s OpenID metadata) suits Azure; the override is for a local issuer',
-  [SETTINGS.dataverseAppOperations]: 'the safe default (false) suits Azure; true is an explicit, documented risk',
 };
 
 /** The identity-based form (`<connection>__<property>`, the Functions convention) the template uses for a connection. */
@@ -396,6 +389,44 @@ if (!infra.compiled) {
       expect(appSettings.DATAVERSE_QUEUE_NAME).toBe(names.queue);
       expect(appSettings.DATAVERSE_TOPIC_NAME).toBe(names.topic);
       expect(appSettings.DATAVERSE_SUBSCRIPTION_NAME).toBe(names.subscription);
+    });
+
+    it('leaves bearer tokens off and the application-user Dataverse operations off by default, and takes them from azd', () => {
+      // Empty settings are unset to the app: no token is accepted, and a function key alone gets 403.
+      expect({
+        tenant: appSettings.BRIDGE_AUTH_TENANT_ID,
+        audience: appSettings.BRIDGE_AUTH_AUDIENCE,
+        issuer: appSettings.BRIDGE_AUTH_ISSUER,
+        metadata: appSettings.BRIDGE_AUTH_METADATA_URL,
+        appOperations: appSettings.BRIDGE_DATAVERSE_APP_OPERATIONS,
+      }).toEqual({ tenant: '', audience: '', issuer: '', metadata: '', appOperations: 'false' });
+      const tenant = '72f988bf-86f1-41af-91ab-2d7cd011db47';
+      const file = JSON.parse(readFileSync(join(REPO_ROOT, 'infra', 'main.parameters.json'), 'utf8')) as {
+        parameters: Record<string, { value: string }>;
+      };
+      expect(file.parameters.authTenantId?.value).toBe('${BRIDGE_AUTH_TENANT_ID}');
+      expect(file.parameters.authAudience?.value).toBe('${BRIDGE_AUTH_AUDIENCE}');
+      expect(file.parameters.dataverseAppOperations?.value).toBe('${BRIDGE_DATAVERSE_APP_OPERATIONS=false}');
+      const configured = appSettingsOf(
+        deploy({
+          dataverseUrl: 'https://contoso.crm.dynamics.com',
+          authTenantId: tenant,
+          authAudience: 'api://bridge,0b3d8f4e-1111-4222-8333-444455556666',
+          authIssuer: 'https://login.microsoftonline.us/72f988bf-86f1-41af-91ab-2d7cd011db47/v2.0',
+          authMetadataUrl:
+            'https://login.microsoftonline.us/72f988bf-86f1-41af-91ab-2d7cd011db47/v2.0/.well-known/openid-configuration',
+          dataverseAppOperations: true,
+        }),
+      );
+      expect(configured).toMatchObject({
+        BRIDGE_AUTH_TENANT_ID: tenant,
+        BRIDGE_AUTH_AUDIENCE: 'api://bridge,0b3d8f4e-1111-4222-8333-444455556666',
+        BRIDGE_AUTH_ISSUER: 'https://login.microsoftonline.us/72f988bf-86f1-41af-91ab-2d7cd011db47/v2.0',
+        BRIDGE_DATAVERSE_APP_OPERATIONS: 'true',
+      });
+      // The app starts with them: the settings validate as the code reads them.
+      const loaded = loadAppWith(deployedEnv(configured));
+      expect(loaded.map((f) => f.name).sort()).toEqual(functions.map((f) => f.name).sort());
     });
 
     it('gives the reconciliation timer the schedule setting it names, and leaves reconciliation off by default', () => {

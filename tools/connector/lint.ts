@@ -33,6 +33,7 @@ export const LINT_RULES = [
   'response-default',
   'pageable',
   'dynamic-values',
+  'dynamic-schema',
   'trigger-present',
   'trigger',
   'trigger-notification-url',
@@ -95,6 +96,7 @@ export function lintDefinition(definition: unknown, fileBytes?: Uint8Array | str
 
   const lookup = (schema: unknown) => resolve(definition, schema);
   const operationIds = new Map<string, string>();
+  const operationsById = new Map<string, Json>();
   const paths = isRecord(definition.paths) ? definition.paths : {};
   if (!isRecord(definition.paths)) report('paths', 'paths', 'The definition must have paths.');
   let triggers = 0;
@@ -113,7 +115,10 @@ export function lintDefinition(definition: unknown, fileBytes?: Uint8Array | str
       if (typeof id === 'string') {
         const first = operationIds.get(id);
         if (first) report(`${at}.operationId`, 'operation-id-unique', `operationId ${id} is also used by ${first}.`);
-        else operationIds.set(id, at);
+        else {
+          operationIds.set(id, at);
+          operationsById.set(id, op);
+        }
       }
       if (op['x-ms-trigger'] !== undefined) {
         triggers++;
@@ -143,6 +148,17 @@ export function lintDefinition(definition: unknown, fileBytes?: Uint8Array | str
     }
   });
 
+  // Typed fields and outputs must be asked of an operation that exists, with parameters and values it takes.
+  walk(definition, '', (node, path) => {
+    for (const [extension, valuePath] of [
+      ['x-ms-dynamic-schema', 'value-path'],
+      ['x-ms-dynamic-properties', 'itemValuePath'],
+    ] as const) {
+      if (node[extension] !== undefined)
+        lintDynamicSchema(node[extension], `${path}.${extension}`, valuePath, operationsById, report);
+    }
+  });
+
   // Every property a maker can see (response fields, delivered payload) needs a name and a tooltip. Request bodies
   // were judged with their operation, by the stricter body rules.
   if (isRecord(definition.definitions)) {
@@ -154,6 +170,39 @@ export function lintDefinition(definition: unknown, fileBytes?: Uint8Array | str
 }
 
 type Report = (path: string, rule: LintRule, message: string) => void;
+
+/** One `x-ms-dynamic-schema` / `x-ms-dynamic-properties`: its operation, its value path, and what it passes. */
+function lintDynamicSchema(
+  dynamic: unknown,
+  at: string,
+  valuePath: 'value-path' | 'itemValuePath',
+  operationsById: Map<string, Json>,
+  report: Report,
+): void {
+  const target =
+    isRecord(dynamic) && typeof dynamic.operationId === 'string' ? operationsById.get(dynamic.operationId) : undefined;
+  if (!isRecord(dynamic) || !target) {
+    report(at, 'dynamic-schema', 'The dynamic schema must name an operationId of this definition.');
+    return;
+  }
+  if (typeof dynamic[valuePath] !== 'string')
+    report(at, 'dynamic-schema', `The dynamic schema must set ${valuePath}: where the schema is in the answer.`);
+  const declared = new Map(
+    (Array.isArray(target.parameters) ? target.parameters : [])
+      .filter(isRecord)
+      .map((parameter) => [String(parameter.name), parameter] as const),
+  );
+  for (const [name, given] of Object.entries(isRecord(dynamic.parameters) ? dynamic.parameters : {})) {
+    const parameter = declared.get(name);
+    if (!parameter && !name.startsWith('body/')) {
+      report(at, 'dynamic-schema', `${dynamic.operationId} has no parameter ${name}.`);
+      continue;
+    }
+    const value = isRecord(given) ? given.value : given;
+    if (parameter && value !== undefined && Array.isArray(parameter.enum) && !parameter.enum.includes(value))
+      report(at, 'dynamic-schema', `${dynamic.operationId} does not take ${JSON.stringify(value)} for ${name}.`);
+  }
+}
 type Lookup = (schema: unknown) => Json | undefined;
 
 function lintInfo(definition: Json, report: Report): void {
