@@ -192,7 +192,9 @@ function listeningPorts(child: ChildProcess): Promise<{ blob: number; queue: num
     };
     const onData = (chunk: Buffer) => {
       output += chunk.toString('utf8');
-      for (const match of output.matchAll(/Azurite (Blob|Queue|Table) service is successfully listening at \S+:(\d+)/g)) {
+      for (const match of output.matchAll(
+        /Azurite (Blob|Queue|Table) service is successfully listening at \S+:(\d+)/g,
+      )) {
         ports[(match[1] as string).toLowerCase() as 'blob' | 'queue' | 'table'] = Number(match[2]);
       }
       if (ports.blob !== undefined && ports.queue !== undefined && ports.table !== undefined) finish();
