@@ -26,12 +26,10 @@ export async function verifyHeld(message: unknown, context: InvocationContext): 
 
 const config = getConfig(); // validates every setting at start-up
 
-// Registered whenever Dataverse is configured, even with BRIDGE_VERIFY_SYNC=false: jobs held before the guard was
-// turned off still get their checks. The queue is on our storage account, reached through the same setting.
-if (config.dataverse) {
-  app.storageQueue('verifyHeld', {
-    queueName: verifyQueueName(config.storage.prefix),
-    connection: config.storageConnection,
-    handler: verifyHeld,
-  });
-}
+// Registered always, like every function file: jobs held before the guard was turned off (BRIDGE_VERIFY_SYNC=false,
+// or DATAVERSE_URL removed) still get their checks. The queue is on our storage account, through the same setting.
+app.storageQueue('verifyHeld', {
+  queueName: verifyQueueName(config.storage.prefix),
+  connection: config.storageConnection,
+  handler: verifyHeld,
+});

@@ -85,6 +85,19 @@ param reconcileTables string = ''
 @description('BRIDGE_RECONCILE_SCHEDULE: when reconcileChanges runs, an NCRONTAB expression of six fields, seconds first.')
 param reconcileSchedule string = '0 */15 * * * *'
 
+@description('BRIDGE_VERIFY_SYNC: hold synchronous contexts until Dataverse shows their operation committed (with DATAVERSE_URL). Off: they are published at once.')
+param verifySync bool = true
+
+@description('BRIDGE_VERIFY_DELAY_SECONDS: how long after receipt a held context is first checked.')
+@minValue(1)
+@maxValue(600)
+param verifyDelaySeconds int = 5
+
+@description('BRIDGE_VERIFY_WINDOW_SECONDS: how long after receipt a held context\'s operation may take to show before it is recorded rolledBack.')
+@minValue(1)
+@maxValue(86400)
+param verifyWindowSeconds int = 300
+
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
 var tags = { 'azd-env-name': environmentName }
 var functionAppName = 'func-bridge-${resourceToken}'
@@ -98,6 +111,9 @@ var eventGridTopicName = 'evgt-${resourceToken}'
 var deploymentContainerName = 'app-package-${take(resourceToken, 7)}'
 // Event Grid writes events it could not deliver here, with the topic's identity.
 var deadLetterContainerName = 'eventgrid-deadletter'
+// The checks of held synchronous contexts (verifyHeld's Queue trigger), and where the host moves those it gave up on.
+var verifyQueueName = '${storagePrefix}-verify'
+var verifyPoisonQueueName = '${verifyQueueName}-poison'
 
 resource rg 'Microsoft.Resources/resourceGroups@2025-04-01' = {
   name: 'rg-${environmentName}'
@@ -124,6 +140,7 @@ module storage 'modules/storage.bicep' = {
     tags: tags
     name: storageAccountName
     containerNames: [deploymentContainerName, deadLetterContainerName]
+    queueNames: [verifyQueueName, verifyPoisonQueueName]
   }
 }
 
@@ -180,6 +197,9 @@ module functionApp 'modules/functionApp.bicep' = {
     deliveryTimeoutSeconds: deliveryTimeoutSeconds
     reconcileTables: reconcileTables
     reconcileSchedule: reconcileSchedule
+    verifySync: verifySync
+    verifyDelaySeconds: verifyDelaySeconds
+    verifyWindowSeconds: verifyWindowSeconds
   }
   // The app's settings and deployment container reference these by name.
   dependsOn: [storage, monitoring]
@@ -198,6 +218,8 @@ module roles 'modules/roles.bicep' = {
     topicPrincipalId: eventGrid.outputs.principalId
     storageAccountName: storageAccountName
     deadLetterContainerName: deadLetterContainerName
+    verifyQueueName: verifyQueueName
+    verifyPoisonQueueName: verifyPoisonQueueName
     applicationInsightsName: applicationInsightsName
     serviceBusNamespaceName: serviceBusNamespaceName
     queueName: dataverseQueueName

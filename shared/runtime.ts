@@ -158,13 +158,23 @@ export function getHoldQueue(): Promise<HoldQueue> {
 }
 
 /**
- * What `verifyHeld` needs: the pipeline (its publish path), the app's Dataverse client, the verification queue and the
- * `BRIDGE_VERIFY_*` settings. Only when `DATAVERSE_URL` is set.
+ * What `verifyHeld` needs: the pipeline (its publish path), the app's Dataverse client (none when `DATAVERSE_URL` is
+ * unset), the verification queue and the `BRIDGE_VERIFY_*` settings.
  */
 export async function getVerifyDeps(): Promise<VerifyDeps> {
-  const { verify } = getConfig();
-  const [ingest, api, queue] = await Promise.all([getIngestDeps(), getDataverseApi(), getHoldQueue()]);
-  return { ingest, api, queue, delaySeconds: verify.delaySeconds, windowSeconds: verify.windowSeconds };
+  const { verify, dataverse: configured } = getConfig();
+  const [ingest, api, queue] = await Promise.all([
+    getIngestDeps(),
+    configured ? getDataverseApi() : undefined,
+    getHoldQueue(),
+  ]);
+  return {
+    ingest,
+    ...(api ? { api } : {}),
+    queue,
+    delaySeconds: verify.delaySeconds,
+    windowSeconds: verify.windowSeconds,
+  };
 }
 
 async function buildChangeStore(): Promise<ChangeStore> {

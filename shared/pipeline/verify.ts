@@ -17,7 +17,11 @@ import { transportOfJob } from './jobTransport.js';
 /** What a check needs: the pipeline (with its job and raw stores), Dataverse, the queue and the settings. */
 export interface VerifyDeps {
   ingest: IngestDeps;
-  api: DataverseApi;
+  /**
+   * The app's Dataverse client; absent when `DATAVERSE_URL` was unset after jobs were held: they are then published
+   * without a check, as every synchronous context is without Dataverse.
+   */
+  api?: DataverseApi;
   queue: HoldQueue;
   /** `BRIDGE_VERIFY_DELAY_SECONDS`: the first check's delay, and the base of the back-off between checks. */
   delaySeconds: number;
@@ -143,7 +147,9 @@ export async function verifyHeld(check: HoldCheck, deps: VerifyDeps): Promise<Ve
     const context = await keptContext(job, deps);
     if (!context) return ignored(deps, job.id, 'its kept body is missing or altered');
 
-    if (job.verifiedAt === undefined) {
+    if (job.verifiedAt === undefined && deps.api === undefined) {
+      deps.log?.warn(`Job ${job.id} published without a check: DATAVERSE_URL is not set.`);
+    } else if (job.verifiedAt === undefined && deps.api) {
       let verdict: Verdict;
       try {
         verdict = await operationCommitted(context, deps.api);

@@ -7,7 +7,7 @@ import { lazy } from '../lazy.js';
 import { verifyQueueName } from '../pipeline/hold.js';
 import type { JobStore, RawStore } from '../pipeline/jobs.js';
 import { BlobRawStore } from './blobRawStore.js';
-import { toStorageError } from './errors.js';
+import { statusOf, toStorageError } from './errors.js';
 import { TableJobStore } from './tableJobStore.js';
 
 // The SDKs are imported with `import()` on first use, never at the top of this file: loading them costs a Functions
@@ -171,7 +171,8 @@ export function openStorage(settings: StorageSettings): Storage {
         try {
           await opened.createIfNotExists();
         } catch (error) {
-          throw toStorageError(error, 'create queue', `queue ${name}`);
+          // In Azure the queue is provisioned (infra/) and the app's identity may only send to it, not create it.
+          if (statusOf(error) !== 403) throw toStorageError(error, 'create queue', `queue ${name}`);
         }
         return opened;
       });
