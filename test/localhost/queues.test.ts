@@ -158,13 +158,19 @@ describe('the local host serves Storage Queue triggers', () => {
           name: 'identity',
           trigger: { type: 'queueTrigger', name: 'm', queueName: 'q', connection: 'Other' },
         },
+        {
+          ...queueFunction('q', () => {}),
+          name: 'tablesOnly',
+          trigger: { type: 'queueTrigger', name: 'm', queueName: 'q', connection: 'TablesOnly' },
+        },
       ],
       (line) => lines.push(line),
       FAST,
-      env,
+      { ...env, TablesOnly: azurite.connectionString.replace(/QueueEndpoint=[^;]+;/, '') },
     );
     expect(served.served).toEqual([]);
     expect(lines[0]).toContain('the setting MISSING');
     expect(lines[1]).toContain('its connection Other holds no connection string');
+    expect(lines[2]).toContain('tablesOnly: not served: TablesOnly names no queue service');
   });
 });

@@ -113,7 +113,14 @@ export function startQueueTriggers(
       );
       continue;
     }
-    const service = QueueServiceClient.fromConnectionString(connectionString);
+    let service: QueueServiceClient;
+    try {
+      service = QueueServiceClient.fromConnectionString(connectionString);
+    } catch (error) {
+      // e.g. explicit endpoints without a QueueEndpoint: the rest of the app still runs.
+      log(`  ${registration.name}: not served: ${connection} names no queue service (${(error as Error).message}).`);
+      continue;
+    }
     listeners.push(
       new QueueListener(
         registration,
