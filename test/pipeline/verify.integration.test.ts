@@ -14,6 +14,7 @@ import { readHoldCheck } from '../../shared/pipeline/hold.js';
 import { type IngestDeps, ingest } from '../../shared/pipeline/ingest.js';
 import { type VerifyDeps, verifyHeld } from '../../shared/pipeline/verify.js';
 import { handleWebhook } from '../../shared/pipeline/webhook.js';
+import { StorageUnavailableError } from '../../shared/store/errors.js';
 import { StorageHoldQueue } from '../../shared/store/storageHoldQueue.js';
 import { DataverseDouble } from '../doubles/dataverse.js';
 import { testAzurite } from '../helpers/azurite.js';
@@ -326,6 +327,29 @@ describe('what the hold leaves alone, and how it recovers', () => {
     const again = await post(w, context);
     expect(again).toEqual(first);
     expect(await w.waiting()).toBe(2);
+    expect(published(w)).toEqual([]);
+  });
+
+  it('the queue unavailable: the job is failed with its bytes kept and the message retried; the retry holds it', async () => {
+    const w = await world();
+    const context = syncContext('Create', randomUUID(), w.clock.now);
+    const down: IngestDeps = {
+      ...w.deps,
+      hold: {
+        delaySeconds: 1,
+        queue: {
+          enqueue: async () => {
+            throw new StorageUnavailableError('send verification message', 'queue bridge-verify');
+          },
+        },
+      },
+    };
+    const failed = await post(w, context, down);
+    expect(failed).toMatchObject({ status: 'failed', error: { code: 'StorageUnavailable' } });
+    expect(await w.deps.jobs.get(failed.jobId)).toMatchObject({ status: 'failed', raw: { size: expect.any(Number) } });
+    const retried = await post(w, context);
+    expect(retried).toMatchObject({ jobId: failed.jobId, status: 'held' });
+    expect(await w.waiting()).toBe(1);
     expect(published(w)).toEqual([]);
   });
 
