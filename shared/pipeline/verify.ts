@@ -144,8 +144,9 @@ export async function verifyHeld(check: HoldCheck, deps: VerifyDeps): Promise<Ve
       default:
         break;
     }
-    const context = await keptContext(job, deps);
-    if (!context) return ignored(deps, job.id, 'its kept body is missing or altered');
+    const kept = await keptContext(job, deps);
+    if (!kept) return ignored(deps, job.id, 'its kept body is missing or altered');
+    const { context } = kept;
 
     if (job.verifiedAt === undefined && deps.api === undefined) {
       deps.log?.warn(`Job ${job.id} published without a check: DATAVERSE_URL is not set.`);
@@ -184,14 +185,13 @@ export async function verifyHeld(check: HoldCheck, deps: VerifyDeps): Promise<Ve
       if (!verified) continue;
       deps.log?.log(`Job ${job.id} verified: ${verdict.reason}.`);
     }
-    return release(job, check, deps);
+    return release(job, kept.bytes, check, deps);
   }
   return requeue(deps, check, 'retrying', 'the job kept changing while it was checked', MAX_RETRY_INTERVAL_SECONDS);
 }
 
 /** Publishes a verified job through the pipeline, exactly as ingest would have (same event id, enrichment, fan-out). */
-async function release(job: JobRecord, check: HoldCheck, deps: VerifyDeps): Promise<VerifyResult> {
-  const bytes = (await deps.ingest.raw.get(job.raw?.key ?? job.id)) as Buffer;
+async function release(job: JobRecord, bytes: Buffer, check: HoldCheck, deps: VerifyDeps): Promise<VerifyResult> {
   const result = await ingest(
     [
       {
@@ -214,14 +214,17 @@ async function release(job: JobRecord, check: HoldCheck, deps: VerifyDeps): Prom
   return requeue(deps, check, 'retrying', reason, MAX_RETRY_INTERVAL_SECONDS);
 }
 
-/** The job's kept context, read again from its exact bytes; `undefined` when they are gone or altered. */
-async function keptContext(job: JobRecord, deps: VerifyDeps): Promise<NormalizedContext | undefined> {
+/** The job's kept bytes and its context read again from them; `undefined` when they are gone or altered. */
+async function keptContext(
+  job: JobRecord,
+  deps: VerifyDeps,
+): Promise<{ bytes: Buffer; context: NormalizedContext } | undefined> {
   // A job the ingest died holding has its bytes under its id but no `raw` yet (see `IngestRun.hold`).
   const bytes = await deps.ingest.raw.get(job.raw?.key ?? job.id);
   if (!bytes) return undefined;
   if (job.raw && createHash('sha256').update(bytes).digest('hex') !== job.raw.sha256) return undefined;
   try {
-    return readContext(bytes, transportOfJob(job));
+    return { bytes, context: readContext(bytes, transportOfJob(job)) };
   } catch {
     return undefined;
   }

@@ -353,6 +353,28 @@ describe('what the hold leaves alone, and how it recovers', () => {
     expect(published(w)).toEqual([]);
   });
 
+  it('a check for no job, or for a job that is not waiting for one, is ignored', async () => {
+    const w = await world();
+    const lines: string[] = [];
+    const log = { log: () => {}, warn: (line: string) => lines.push(line), error: () => {} };
+    const unknown = randomBytes(16).toString('hex');
+    expect(await verifyHeld({ jobId: unknown, check: 0 }, { ...w.verify, log })).toEqual({
+      jobId: unknown,
+      status: 'ignored',
+      reason: 'no such job',
+    });
+    const rejected = await post(w, { not: 'a context' });
+    expect(rejected.status).toBe('rejected');
+    expect(await verifyHeld({ jobId: rejected.jobId, check: 0 }, { ...w.verify, log })).toMatchObject({
+      status: 'ignored',
+      reason: 'the job is rejected',
+    });
+    expect(lines).toEqual([
+      `Verification message for job ${unknown} ignored: no such job.`,
+      `Verification message for job ${rejected.jobId} ignored: the job is rejected.`,
+    ]);
+  });
+
   it('the webhook answers 200 with status held, so Dataverse does not fail the operation', async () => {
     const w = await world();
     const body = Buffer.from(dataContractJson(syncContext('Create', randomUUID(), w.clock.now)));
