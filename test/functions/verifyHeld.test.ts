@@ -6,14 +6,13 @@
 import { randomUUID } from 'node:crypto';
 import { InvocationContext } from '@azure/functions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DataverseTransport } from '../../shared/dataverseApi/transport.js';
-import { WebApiClient } from '../../shared/dataverseApi/webApiClient.js';
 import { eventIdFor } from '../../shared/events/eventId.js';
 import { ingest } from '../../shared/pipeline/ingest.js';
 import { getHoldQueue, setDataverseApi, setIngestDeps } from '../../shared/runtime.js';
-import { DataverseDouble } from '../doubles/dataverse.js';
+import type { DataverseDouble } from '../doubles/dataverse.js';
 import { testAzurite } from '../helpers/azurite.js';
 import { dataContractJson, entity, kv, rawContext, typed } from '../helpers/contexts.js';
+import { doubleClient, startContactDouble } from '../helpers/heldContexts.js';
 import { type PipelineHarness, queueMessage, startPipeline } from '../helpers/pipeline.js';
 
 const azurite = testAzurite();
@@ -22,9 +21,7 @@ let harness: PipelineHarness;
 let verifyHeld: typeof import('../../functions/verifyHeld.js').verifyHeld;
 
 beforeAll(async () => {
-  dataverse = new DataverseDouble();
-  dataverse.seedTable({ logicalName: 'contact', columns: [{ logicalName: 'fullname', type: 'String' }] });
-  await dataverse.start();
+  dataverse = await startContactDouble();
   // The function file validates the settings when it loads, as under the Functions host.
   process.env.AzureWebJobsStorage = azurite.connectionString;
   process.env.DATAVERSE_QUEUE_NAME = 'dataverse';
@@ -34,18 +31,7 @@ beforeAll(async () => {
   verifyHeld = (await import('../../functions/verifyHeld.js')).verifyHeld;
   harness = await startPipeline(azurite);
   setIngestDeps({ ...harness.deps, hold: { queue: await getHoldQueue(), delaySeconds: 1 } });
-  setDataverseApi(
-    new WebApiClient(
-      new DataverseTransport({
-        url: dataverse.url,
-        timeoutMs: 5_000,
-        retryBudgetMs: 1_000,
-        backoffBaseMs: 1,
-        backoffCapMs: 5,
-        maxAttempts: 2,
-      }),
-    ),
-  );
+  setDataverseApi(doubleClient(dataverse.url));
 });
 afterAll(async () => {
   setIngestDeps(undefined);

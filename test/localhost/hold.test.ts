@@ -8,23 +8,15 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DataverseDouble } from '../doubles/dataverse.js';
+import type { DataverseDouble } from '../doubles/dataverse.js';
 import { dataContractJson, entity, kv, rawContext, typed } from '../helpers/contexts.js';
+import { startContactDouble } from '../helpers/heldContexts.js';
 import { answers, type RunningHost, startLocalHost } from '../helpers/localHost.js';
 
 let dataverse: DataverseDouble;
 
 beforeAll(async () => {
-  dataverse = new DataverseDouble();
-  dataverse.seedTable({
-    logicalName: 'contact',
-    primaryNameAttribute: 'fullname',
-    columns: [
-      { logicalName: 'fullname', type: 'String' },
-      { logicalName: 'modifiedon', type: 'DateTime', validForCreate: false, validForUpdate: false },
-    ],
-  });
-  await dataverse.start();
+  dataverse = await startContactDouble();
 });
 afterAll(() => dataverse.stop());
 

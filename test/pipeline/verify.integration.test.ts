@@ -7,8 +7,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { QueueServiceClient } from '@azure/storage-queue';
 import { afterEach, describe, expect, it } from 'vitest';
 import { replayJob } from '../../shared/connector/replay.js';
-import { DataverseTransport } from '../../shared/dataverseApi/transport.js';
-import { WebApiClient } from '../../shared/dataverseApi/webApiClient.js';
+import type { WebApiClient } from '../../shared/dataverseApi/webApiClient.js';
 import { eventIdFor } from '../../shared/events/eventId.js';
 import { readHoldCheck } from '../../shared/pipeline/hold.js';
 import { type IngestDeps, ingest } from '../../shared/pipeline/ingest.js';
@@ -16,9 +15,10 @@ import { type VerifyDeps, verifyHeld } from '../../shared/pipeline/verify.js';
 import { handleWebhook } from '../../shared/pipeline/webhook.js';
 import { StorageUnavailableError } from '../../shared/store/errors.js';
 import { StorageHoldQueue } from '../../shared/store/storageHoldQueue.js';
-import { DataverseDouble } from '../doubles/dataverse.js';
+import type { DataverseDouble } from '../doubles/dataverse.js';
 import { testAzurite } from '../helpers/azurite.js';
 import { dataContractJson, entity, kv, rawContext, reference, typed } from '../helpers/contexts.js';
+import { doubleClient, startContactDouble } from '../helpers/heldContexts.js';
 import { type PipelineHarness, queueMessage, startPipeline } from '../helpers/pipeline.js';
 
 const azurite = testAzurite();
@@ -50,25 +50,8 @@ afterEach(async () => {
 
 async function world(): Promise<World> {
   const clock = { now: Date.now() };
-  const dataverse = new DataverseDouble({ now: () => new Date(clock.now) });
-  dataverse.seedTable({
-    logicalName: 'contact',
-    primaryNameAttribute: 'fullname',
-    columns: [
-      { logicalName: 'fullname', type: 'String' },
-      { logicalName: 'modifiedon', type: 'DateTime', validForCreate: false, validForUpdate: false },
-    ],
-  });
-  await dataverse.start();
-  const transport = new DataverseTransport({
-    url: dataverse.url,
-    timeoutMs: 5_000,
-    retryBudgetMs: 1_000,
-    backoffBaseMs: 1,
-    backoffCapMs: 5,
-    maxAttempts: 2,
-  });
-  const api = new WebApiClient(transport);
+  const dataverse = await startContactDouble(() => new Date(clock.now));
+  const api = doubleClient(dataverse.url);
   const pipeline = await startPipeline(azurite);
   const queue = QueueServiceClient.fromConnectionString(azurite.connectionString).getQueueClient(
     `verify-${randomBytes(6).toString('hex')}`,
