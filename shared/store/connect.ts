@@ -135,24 +135,16 @@ export function openStorage(settings: StorageSettings): Storage {
   const names = storageNames(settings.prefix);
   const credential =
     settings.kind === 'identity' ? once(() => identityCredential(settings.clientId)) : async () => undefined;
-  const tables = new Map<string, () => Promise<TableClient>>();
-  const table = (name: string) => {
-    let client = tables.get(name);
-    if (client === undefined) {
-      client = once(async () => {
-        const opened = await openTableClient(settings, await credential(), name);
-        try {
-          // The SDK already treats "TableAlreadyExists" as success.
-          await opened.createTable();
-        } catch (error) {
-          throw toStorageError(error, 'create table', `table ${name}`);
-        }
-        return opened;
-      });
-      tables.set(name, client);
+  const table = onePerName(async (name) => {
+    const opened = await openTableClient(settings, await credential(), name);
+    try {
+      // The SDK already treats "TableAlreadyExists" as success.
+      await opened.createTable();
+    } catch (error) {
+      throw toStorageError(error, 'create table', `table ${name}`);
     }
-    return client;
-  };
+    return opened;
+  });
   const container = once(async () => {
     const client = await openContainerClient(settings, await credential());
     try {
@@ -162,24 +154,16 @@ export function openStorage(settings: StorageSettings): Storage {
     }
     return client;
   });
-  const queues = new Map<string, () => Promise<QueueClient>>();
-  const queue = (name: string) => {
-    let client = queues.get(name);
-    if (client === undefined) {
-      client = once(async () => {
-        const opened = await openQueueClient(settings, await credential(), name);
-        try {
-          await opened.createIfNotExists();
-        } catch (error) {
-          // In Azure the queue is provisioned (infra/) and the app's identity may only send to it, not create it.
-          if (statusOf(error) !== 403) throw toStorageError(error, 'create queue', `queue ${name}`);
-        }
-        return opened;
-      });
-      queues.set(name, client);
+  const queue = onePerName(async (name) => {
+    const opened = await openQueueClient(settings, await credential(), name);
+    try {
+      await opened.createIfNotExists();
+    } catch (error) {
+      // In Azure the queue is provisioned (infra/) and the app's identity may only send to it, not create it.
+      if (statusOf(error) !== 403) throw toStorageError(error, 'create queue', `queue ${name}`);
     }
-    return client;
-  };
+    return opened;
+  });
   return { names, table, container: () => container, queue };
 }
 
@@ -203,6 +187,19 @@ export function createStores(settings: StorageSettings): { jobs: JobStore; raw: 
 async function identityCredential(clientId: string | undefined): Promise<TokenCredential> {
   const { DefaultAzureCredential } = await import('@azure/identity');
   return new DefaultAzureCredential(clientId === undefined ? {} : { managedIdentityClientId: clientId });
+}
+
+/** {@link once} per name: the same function for the same name, so each client is opened (and made) once. */
+function onePerName<T>(open: (name: string) => Promise<T>): (name: string) => () => Promise<T> {
+  const opened = new Map<string, () => Promise<T>>();
+  return (name) => {
+    let client = opened.get(name);
+    if (client === undefined) {
+      client = once(() => open(name));
+      opened.set(name, client);
+    }
+    return client;
+  };
 }
 
 /** Memoizes an async step; a rejection is not kept, so the next call runs the step again. */

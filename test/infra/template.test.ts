@@ -413,13 +413,14 @@ if (!infra.compiled) {
         queueName: 'bridge-verify',
         connection: 'AzureWebJobsStorage',
       });
-      const queues = main
-        .module('storage')
-        .resources()
-        .filter((r) => r.type === 'Microsoft.Storage/storageAccounts/queueServices/queues')
-        .map((r) => r.name.split('/').at(-1))
-        .sort();
-      expect(queues).toEqual(['bridge-verify', 'bridge-verify-poison']);
+      const queuesOf = (deployment: ArmDeployment) =>
+        deployment
+          .module('storage')
+          .resources()
+          .filter((r) => r.type === 'Microsoft.Storage/storageAccounts/queueServices/queues')
+          .map((r) => r.name.split('/').at(-1))
+          .sort();
+      expect(queuesOf(main)).toEqual(['bridge-verify', 'bridge-verify-poison']);
       expect(describeValue(appSettings.AzureWebJobsStorage__queueServiceUri as Value)).toBe(
         `${ids.storage}#properties.primaryEndpoints.queue`,
       );
@@ -429,13 +430,7 @@ if (!infra.compiled) {
         BRIDGE_VERIFY_WINDOW_SECONDS: '300',
       });
       const prefixed = deploy({ storagePrefix: 'acme', verifySync: false });
-      const renamed = prefixed
-        .module('storage')
-        .resources()
-        .filter((r) => r.type === 'Microsoft.Storage/storageAccounts/queueServices/queues')
-        .map((r) => r.name.split('/').at(-1))
-        .sort();
-      expect(renamed).toEqual(['acme-verify', 'acme-verify-poison']);
+      expect(queuesOf(prefixed)).toEqual(['acme-verify', 'acme-verify-poison']);
       expect(appSettingsOf(prefixed).BRIDGE_VERIFY_SYNC).toBe('false');
     });
 

@@ -49,6 +49,17 @@ function freshQueue() {
 
 const base64 = (text: string) => Buffer.from(text, 'utf8').toString('base64');
 
+/** `<queue>-poison` once it holds one message. */
+async function poisoned(queue: string) {
+  const poison = service.getQueueClient(`${queue}-poison`);
+  await expect
+    .poll(async () => (await poison.exists()) && (await poison.peekMessages()).peekedMessageItems.length, {
+      timeout: 20_000,
+    })
+    .toBe(1);
+  return poison;
+}
+
 describe('the local host serves Storage Queue triggers', () => {
   it('reads host.json extensions.queues with the host defaults', () => {
     expect(queueSettings({})).toEqual({
@@ -114,12 +125,7 @@ describe('the local host serves Storage Queue triggers', () => {
     );
     const text = base64('{"n":1}');
     await queue.sendMessage(text);
-    const poison = service.getQueueClient(`${queue.name}-poison`);
-    await expect
-      .poll(async () => (await poison.exists()) && (await poison.peekMessages()).peekedMessageItems.length, {
-        timeout: 20_000,
-      })
-      .toBe(1);
+    const poison = await poisoned(queue.name);
     expect(counts).toEqual([1, 2]);
     expect((await poison.peekMessages()).peekedMessageItems[0]?.messageText).toBe(text);
     expect((await queue.getProperties()).approximateMessagesCount).toBe(0);
@@ -137,12 +143,7 @@ describe('the local host serves Storage Queue triggers', () => {
       lines,
     );
     await queue.sendMessage('{not base64}');
-    const poison = service.getQueueClient(`${queue.name}-poison`);
-    await expect
-      .poll(async () => (await poison.exists()) && (await poison.peekMessages()).peekedMessageItems.length, {
-        timeout: 20_000,
-      })
-      .toBe(1);
+    const poison = await poisoned(queue.name);
     expect(calls).toEqual([]);
     expect(lines.join('\n')).toContain('is not base64');
     await poison.delete();
