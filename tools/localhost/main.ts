@@ -31,7 +31,8 @@ const program = new Command()
     `
 Storage: when AzureWebJobsStorage is unset or "UseDevelopmentStorage=true", an embedded Azurite is started on free
 ports and stopped on exit. Event Grid: when EVENTGRID_TOPIC_ENDPOINT is unset, events are delivered in-process to the
-app's Event Grid-triggered functions and listed at GET /admin/events.`,
+app's Event Grid-triggered functions and listed at GET /admin/events. Timer triggers run on their schedules; Storage
+Queue triggers poll their queue as host.json extensions.queues says.`,
   )
   .parse();
 
