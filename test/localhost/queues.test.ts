@@ -133,6 +133,34 @@ describe('the local host serves Storage Queue triggers', () => {
     await poison.delete();
   });
 
+  it('honours visibility: a message sent with a delay, and a failed one with visibilityTimeout, come back no sooner', async () => {
+    const queue = freshQueue();
+    await queue.create();
+    const calls: number[] = [];
+    const slow = queueSettings({
+      extensions: { queues: { maxPollingInterval: '00:00:00.200', maxDequeueCount: 3, visibilityTimeout: '00:00:01' } },
+    });
+    const served = startQueueTriggers(
+      [
+        queueFunction(queue.name, () => {
+          calls.push(Date.now());
+          if (calls.length === 1) throw new Error('first try fails');
+        }),
+      ],
+      () => {},
+      slow,
+      env,
+    );
+    stops.push(() => served.stop());
+    const sentAt = Date.now();
+    await queue.sendMessage(base64('{"late":true}'), { visibilityTimeout: 1 });
+    await expect.poll(() => calls.length, { timeout: 20_000 }).toBe(2);
+    // Lower bounds only: the queue service does not hand out a message before it is visible.
+    expect((calls[0] as number) - sentAt).toBeGreaterThanOrEqual(900);
+    expect((calls[1] as number) - (calls[0] as number)).toBeGreaterThanOrEqual(900);
+    await expect.poll(async () => (await queue.getProperties()).approximateMessagesCount, { timeout: 5_000 }).toBe(0);
+  });
+
   it('fails a message that is not base64 (the default messageEncoding), so it ends in the poison queue', async () => {
     const queue = freshQueue();
     await queue.create();
