@@ -7,11 +7,12 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { QueueServiceClient } from '@azure/storage-queue';
 import { afterEach, describe, expect, it } from 'vitest';
 import { replayJob } from '../../shared/connector/replay.js';
+import { readContext } from '../../shared/dataverse/readContext.js';
 import type { WebApiClient } from '../../shared/dataverseApi/webApiClient.js';
 import { eventIdFor } from '../../shared/events/eventId.js';
 import { readHoldCheck } from '../../shared/pipeline/hold.js';
 import { type IngestDeps, ingest } from '../../shared/pipeline/ingest.js';
-import { type VerifyDeps, verifyHeld } from '../../shared/pipeline/verify.js';
+import { operationCommitted, type VerifyDeps, verifyHeld } from '../../shared/pipeline/verify.js';
 import { handleWebhook } from '../../shared/pipeline/webhook.js';
 import { StorageUnavailableError } from '../../shared/store/errors.js';
 import { StorageHoldQueue } from '../../shared/store/storageHoldQueue.js';
@@ -446,3 +447,34 @@ describe('what the hold leaves alone, and how it recovers', () => {
 function retryOf(outcome: { status: string }): boolean {
   return outcome.status === 'failed' || outcome.status === 'busy';
 }
+
+describe('the rule for other messages', () => {
+  it('a table without modifiedon, Associate and custom messages on a row: the row exists; no operation time: exists', async () => {
+    const w = await world();
+    w.dataverse.seedTable({ logicalName: 'new_plain', columns: [{ logicalName: 'name', type: 'String' }] });
+    const [plain] = w.dataverse.seedRows('new_plain', [{ name: 'x' }]) as [string];
+    const [contact] = w.dataverse.seedRows('contact', [{ fullname: 'Ada' }]) as [string];
+    const read = (context: Record<string, unknown>) =>
+      readContext(Buffer.from(dataContractJson(context)), { contentType: 'application/json' });
+    const update = (table: string, id: string, extra: Record<string, unknown> = {}) =>
+      read(syncContext('Update', id, w.clock.now + 60_000, { PrimaryEntityName: table, ...extra }));
+
+    expect(await operationCommitted(update('new_plain', plain), w.api)).toEqual({
+      committed: true,
+      reason: 'the new_plain row exists',
+    });
+    // Dated a minute after the row was written: an Update would not count, an Associate only needs the row.
+    expect((await operationCommitted(update('contact', contact), w.api)).committed).toBe(false);
+    expect(await operationCommitted(read(syncContext('Associate', contact, w.clock.now + 60_000)), w.api)).toEqual({
+      committed: true,
+      reason: 'the contact row exists',
+    });
+    expect(
+      (await operationCommitted(read(syncContext('new_BoundAction', randomUUID(), w.clock.now)), w.api)).committed,
+    ).toBe(false);
+    expect(await operationCommitted(update('contact', contact, { OperationCreatedOn: null }), w.api)).toMatchObject({
+      committed: true,
+      reason: 'the contact row exists (no operation time)',
+    });
+  });
+});
