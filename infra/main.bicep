@@ -99,6 +99,18 @@ param authMetadataUrl string = ''
 
 @description('BRIDGE_DATAVERSE_APP_OPERATIONS: true lets a function key alone run the Dataverse operations as the application user, so anyone holding the key acts with its privileges. Leave false unless every key holder may.')
 param dataverseAppOperations bool = false
+@description('BRIDGE_VERIFY_SYNC: hold synchronous contexts until Dataverse shows their operation committed (with DATAVERSE_URL). Off: they are published at once.')
+param verifySync bool = true
+
+@description('BRIDGE_VERIFY_DELAY_SECONDS: how long after receipt a held context is first checked.')
+@minValue(1)
+@maxValue(600)
+param verifyDelaySeconds int = 5
+
+@description('BRIDGE_VERIFY_WINDOW_SECONDS: how long after receipt a held context\'s operation may take to show before it is recorded rolledBack.')
+@minValue(1)
+@maxValue(86400)
+param verifyWindowSeconds int = 300
 
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
 var tags = { 'azd-env-name': environmentName }
@@ -113,6 +125,9 @@ var eventGridTopicName = 'evgt-${resourceToken}'
 var deploymentContainerName = 'app-package-${take(resourceToken, 7)}'
 // Event Grid writes events it could not deliver here, with the topic's identity.
 var deadLetterContainerName = 'eventgrid-deadletter'
+// The checks of held synchronous contexts (verifyHeld's Queue trigger), and where the host moves those it gave up on.
+var verifyQueueName = '${storagePrefix}-verify'
+var verifyPoisonQueueName = '${verifyQueueName}-poison'
 
 resource rg 'Microsoft.Resources/resourceGroups@2025-04-01' = {
   name: 'rg-${environmentName}'
@@ -139,6 +154,7 @@ module storage 'modules/storage.bicep' = {
     tags: tags
     name: storageAccountName
     containerNames: [deploymentContainerName, deadLetterContainerName]
+    queueNames: [verifyQueueName, verifyPoisonQueueName]
   }
 }
 
@@ -200,6 +216,9 @@ module functionApp 'modules/functionApp.bicep' = {
     authIssuer: authIssuer
     authMetadataUrl: authMetadataUrl
     dataverseAppOperations: dataverseAppOperations
+    verifySync: verifySync
+    verifyDelaySeconds: verifyDelaySeconds
+    verifyWindowSeconds: verifyWindowSeconds
   }
   // The app's settings and deployment container reference these by name.
   dependsOn: [storage, monitoring]
@@ -218,6 +237,8 @@ module roles 'modules/roles.bicep' = {
     topicPrincipalId: eventGrid.outputs.principalId
     storageAccountName: storageAccountName
     deadLetterContainerName: deadLetterContainerName
+    verifyQueueName: verifyQueueName
+    verifyPoisonQueueName: verifyPoisonQueueName
     applicationInsightsName: applicationInsightsName
     serviceBusNamespaceName: serviceBusNamespaceName
     queueName: dataverseQueueName

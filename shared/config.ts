@@ -21,7 +21,15 @@ export class ConfigError extends PermanentError {
  */
 export type StorageSettings =
   | { kind: 'connectionString'; connectionString: string; prefix: string }
-  | { kind: 'identity'; tableServiceUri: string; blobServiceUri: string; clientId?: string; prefix: string };
+  | {
+      kind: 'identity';
+      tableServiceUri: string;
+      blobServiceUri: string;
+      /** `__queueServiceUri` (or from `__accountName`): the verification queue of held synchronous contexts. */
+      queueServiceUri?: string;
+      clientId?: string;
+      prefix: string;
+    };
 
 export interface EventGridSettings {
   endpoint: string;
@@ -54,6 +62,27 @@ export interface BridgeConfig {
   auth?: AuthSettings;
   /** Whether Dataverse operations called with a function key alone run as the application user. */
   dataverseAppOperations: boolean;
+  /** Holding synchronous contexts until Dataverse shows their operation committed (`verifyHeld`). */
+  verify: VerifySettings;
+  /**
+   * The name of the setting that holds our storage connection (`BRIDGE_STORAGE_CONNECTION` when set, else
+   * `AzureWebJobsStorage`): the `connection` of the Queue trigger, which the Functions host resolves as a connection
+   * string or, with an identity, as `<name>__queueServiceUri` / `<name>__accountName`.
+   */
+  storageConnection: string;
+}
+
+/**
+ * The hold of synchronous contexts (issue 16): Dataverse posts a synchronous step's context before its transaction
+ * commits, so the bridge checks the operation committed before publishing (`shared/pipeline/verify.ts`).
+ */
+export interface VerifySettings {
+  /** `DATAVERSE_URL` is set and `BRIDGE_VERIFY_SYNC` is not `false`: synchronous contexts are held. */
+  enabled: boolean;
+  /** How long after receipt the first check runs (the queue message's visibility delay). */
+  delaySeconds: number;
+  /** How long after receipt checks go on before an operation that never showed is recorded `rolledBack`. */
+  windowSeconds: number;
 }
 
 /** How the app validates the bearer tokens of connector users (`shared/auth/bearerToken.ts`). */
@@ -137,6 +166,9 @@ export const SETTINGS = {
   authIssuer: 'BRIDGE_AUTH_ISSUER',
   authMetadataUrl: 'BRIDGE_AUTH_METADATA_URL',
   dataverseAppOperations: 'BRIDGE_DATAVERSE_APP_OPERATIONS',
+  verifySync: 'BRIDGE_VERIFY_SYNC',
+  verifyDelaySeconds: 'BRIDGE_VERIFY_DELAY_SECONDS',
+  verifyWindowSeconds: 'BRIDGE_VERIFY_WINDOW_SECONDS',
   /** `dataverse-bridge register` only: the Send rule's key, for a queue or topic service endpoint. Never logged. */
   dataverseSasKey: 'DATAVERSE_SAS_KEY',
   /** `dataverse-bridge register` only: the webhook function's key, for a webhook service endpoint. Never logged. */
@@ -183,9 +215,18 @@ function storageSettings(env: Env): StorageSettings {
     read(env, `${base}__tableServiceUri`) ?? (account ? `https://${account}.table.core.windows.net` : undefined);
   const blobServiceUri =
     read(env, `${base}__blobServiceUri`) ?? (account ? `https://${account}.blob.core.windows.net` : undefined);
+  const queueServiceUri =
+    read(env, `${base}__queueServiceUri`) ?? (account ? `https://${account}.queue.core.windows.net` : undefined);
   if (tableServiceUri && blobServiceUri) {
     const clientId = read(env, `${base}__clientId`);
-    return { kind: 'identity', tableServiceUri, blobServiceUri, prefix, ...(clientId ? { clientId } : {}) };
+    return {
+      kind: 'identity',
+      tableServiceUri,
+      blobServiceUri,
+      prefix,
+      ...(queueServiceUri ? { queueServiceUri } : {}),
+      ...(clientId ? { clientId } : {}),
+    };
   }
   throw new ConfigError(
     base,
@@ -220,8 +261,16 @@ export function loadConfig(env: Env = process.env): BridgeConfig {
   const localMode = read(env, SETTINGS.environment)?.toLowerCase() === 'development';
   const dataverse = dataverseSettings(env, localMode);
   const auth = authSettings(env, localMode);
+  const storage = storageSettings(env);
+  const verify = verifySettings(env, dataverse !== undefined);
+  if (verify.enabled && storage.kind === 'identity' && storage.queueServiceUri === undefined) {
+    throw new ConfigError(
+      `${SETTINGS.storage}__queueServiceUri`,
+      `is not set: holding synchronous contexts needs the storage account's queue service (or set ${SETTINGS.verifySync}=false)`,
+    );
+  }
   return {
-    storage: storageSettings(env),
+    storage,
     ...(endpoint === undefined
       ? {}
       : { eventGrid: { endpoint: url(SETTINGS.eventGridEndpoint, endpoint), ...(key ? { key } : {}) } }),
@@ -234,7 +283,27 @@ export function loadConfig(env: Env = process.env): BridgeConfig {
     reconcile: reconcileSettings(env, dataverse !== undefined),
     ...(auth ? { auth } : {}),
     dataverseAppOperations: flag(env, SETTINGS.dataverseAppOperations),
+    verify,
+    storageConnection:
+      read(env, SETTINGS.dedicatedStorage) === undefined ? SETTINGS.storage : SETTINGS.dedicatedStorage,
   };
+}
+
+/** `BRIDGE_VERIFY_SYNC` (default true), `BRIDGE_VERIFY_DELAY_SECONDS` and `BRIDGE_VERIFY_WINDOW_SECONDS`. */
+function verifySettings(env: Env, dataverse: boolean): VerifySettings {
+  const text = read(env, SETTINGS.verifySync)?.toLowerCase() ?? 'true';
+  if (text !== 'true' && text !== 'false') {
+    throw new ConfigError(SETTINGS.verifySync, `must be true or false, got "${text}"`);
+  }
+  const delaySeconds = wholeNumber(env, SETTINGS.verifyDelaySeconds, 5, 1, 600, ' of seconds');
+  const windowSeconds = wholeNumber(env, SETTINGS.verifyWindowSeconds, 300, 1, 86_400, ' of seconds');
+  if (windowSeconds < delaySeconds) {
+    throw new ConfigError(
+      SETTINGS.verifyWindowSeconds,
+      `must be at least ${SETTINGS.verifyDelaySeconds} (${delaySeconds}): the first check runs after that delay`,
+    );
+  }
+  return { enabled: dataverse && text === 'true', delaySeconds, windowSeconds };
 }
 
 /** `BRIDGE_RECONCILE_TABLES` (comma-separated logical names) and `BRIDGE_RECONCILE_SCHEDULE`. */

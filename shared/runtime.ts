@@ -11,6 +11,8 @@
  * - delivery (`getDeliveryDeps`, `getSubscriptionStore`), for `deliverSubscriptions` and the subscription operations;
  * - the Dataverse Web API client (`getDataverseApi`), when `DATAVERSE_URL` is set (`dataverseConfigured`);
  * - reconciliation's state (`getReconcileState`): delta links and run records;
+ * - the hold of synchronous contexts: the verification queue in the pipeline's `hold` when `config.verify.enabled`,
+ *   and what `verifyHeld` needs (`getVerifyDeps`);
  * - the bearer-token validator of connector users (`getTokenValidator`), when `BRIDGE_AUTH_TENANT_ID` is set.
  *
  * Test seams: `setIngestDeps`, `setChangeStore` and `setDataverseApi` replace what is built (`undefined` restores the default).
@@ -24,7 +26,9 @@ import type { DataverseApi } from './dataverseApi/types.js';
 import { PublishFailedError } from './events/errors.js';
 import type { EventPublisher } from './events/types.js';
 import { lazy } from './lazy.js';
+import type { HoldQueue } from './pipeline/hold.js';
 import type { IngestDeps } from './pipeline/ingest.js';
+import type { VerifyDeps } from './pipeline/verify.js';
 import type { ReconcileStateStore } from './reconcile/types.js';
 import type { Storage } from './store/connect.js';
 import type { DeliveryDeps } from './subscriptions/deliver.js';
@@ -131,6 +135,9 @@ async function build(): Promise<IngestDeps> {
   ]);
   const jobs = new TableJobStore(shared.table(shared.names.jobs));
   const raw = new BlobRawStore(shared.container());
+  const hold = config.verify.enabled
+    ? { hold: { queue: await getHoldQueue(), delaySeconds: config.verify.delaySeconds } }
+    : {};
   let publisher: EventPublisher;
   if (config.eventGrid) {
     const { EventGridPublisher } = await import('./events/eventGridPublisher.js');
@@ -145,7 +152,37 @@ async function build(): Promise<IngestDeps> {
         rows: { readRow: async (table, id) => (await getChangeStore()).readRow(table, id) },
       }
     : undefined;
-  return { jobs, raw, publisher, leaseSeconds: config.leaseSeconds, ...(enrich ? { enrich } : {}) };
+  return { jobs, raw, publisher, leaseSeconds: config.leaseSeconds, ...hold, ...(enrich ? { enrich } : {}) };
+}
+
+const holdQueue = lazy(async (): Promise<HoldQueue> => {
+  const [shared, { StorageHoldQueue }] = await Promise.all([getStorage(), import('./store/storageHoldQueue.js')]);
+  return new StorageHoldQueue(shared.queue(shared.names.verifyQueue));
+});
+
+/** The verification queue (`<prefix>-verify`, created on first use) that held synchronous contexts wait in. */
+export function getHoldQueue(): Promise<HoldQueue> {
+  return holdQueue.get();
+}
+
+/**
+ * What `verifyHeld` needs: the pipeline (its publish path), the app's Dataverse client (none when `DATAVERSE_URL` is
+ * unset), the verification queue and the `BRIDGE_VERIFY_*` settings.
+ */
+export async function getVerifyDeps(): Promise<VerifyDeps> {
+  const { verify, dataverse: configured } = getConfig();
+  const [ingest, api, queue] = await Promise.all([
+    getIngestDeps(),
+    configured ? getDataverseApi() : undefined,
+    getHoldQueue(),
+  ]);
+  return {
+    ingest,
+    ...(api ? { api } : {}),
+    queue,
+    delaySeconds: verify.delaySeconds,
+    windowSeconds: verify.windowSeconds,
+  };
 }
 
 async function buildChangeStore(): Promise<ChangeStore> {

@@ -23,7 +23,39 @@ describe('loadConfig', () => {
       localMode: false,
       reconcile: { tables: [], schedule: '0 */15 * * * *' },
       dataverseAppOperations: false,
+      verify: { enabled: false, delaySeconds: 5, windowSeconds: 300 },
+      storageConnection: 'AzureWebJobsStorage',
     });
+  });
+
+  it('holds synchronous contexts only with DATAVERSE_URL, unless BRIDGE_VERIFY_SYNC is false', () => {
+    const dataverse = { ...base, DATAVERSE_URL: 'https://contoso.crm.dynamics.com' };
+    expect(loadConfig(dataverse).verify).toEqual({ enabled: true, delaySeconds: 5, windowSeconds: 300 });
+    expect(loadConfig({ ...dataverse, BRIDGE_VERIFY_SYNC: 'FALSE' }).verify.enabled).toBe(false);
+    expect(loadConfig({ ...base, BRIDGE_VERIFY_SYNC: 'true' }).verify.enabled).toBe(false);
+    expect(
+      loadConfig({ ...dataverse, BRIDGE_VERIFY_DELAY_SECONDS: '2', BRIDGE_VERIFY_WINDOW_SECONDS: '30' }).verify,
+    ).toEqual({ enabled: true, delaySeconds: 2, windowSeconds: 30 });
+    expect(configError({ ...dataverse, BRIDGE_VERIFY_SYNC: 'yes' }).setting).toBe('BRIDGE_VERIFY_SYNC');
+    expect(configError({ ...dataverse, BRIDGE_VERIFY_DELAY_SECONDS: '0' }).setting).toBe('BRIDGE_VERIFY_DELAY_SECONDS');
+    expect(
+      configError({ ...dataverse, BRIDGE_VERIFY_DELAY_SECONDS: '10', BRIDGE_VERIFY_WINDOW_SECONDS: '5' }).setting,
+    ).toBe('BRIDGE_VERIFY_WINDOW_SECONDS');
+    // Identity-based storage given by service URIs needs the queue's too, while the hold is on.
+    const uris = {
+      DATAVERSE_QUEUE_NAME: 'q',
+      DATAVERSE_URL: 'https://contoso.crm.dynamics.com',
+      AzureWebJobsStorage__tableServiceUri: 'https://acct.table.core.windows.net',
+      AzureWebJobsStorage__blobServiceUri: 'https://acct.blob.core.windows.net',
+    };
+    expect(configError(uris).setting).toBe('AzureWebJobsStorage__queueServiceUri');
+    expect(loadConfig({ ...uris, BRIDGE_VERIFY_SYNC: 'false' }).verify.enabled).toBe(false);
+    expect(
+      loadConfig({ ...uris, AzureWebJobsStorage__queueServiceUri: 'https://acct.queue.core.windows.net' }).storage,
+    ).toMatchObject({ queueServiceUri: 'https://acct.queue.core.windows.net' });
+    expect(loadConfig({ ...base, BRIDGE_STORAGE_CONNECTION: 'X=1' }).storageConnection).toBe(
+      'BRIDGE_STORAGE_CONNECTION',
+    );
   });
 
   it('reads the reconciliation tables and schedule, naming a bad one', () => {
@@ -128,6 +160,7 @@ describe('loadConfig', () => {
       kind: 'identity',
       tableServiceUri: 'https://acct.table.core.windows.net',
       blobServiceUri: 'https://acct.blob.core.windows.net',
+      queueServiceUri: 'https://acct.queue.core.windows.net',
       clientId: 'cid',
       prefix: 'bridge',
     });

@@ -42,6 +42,9 @@ param authIssuer string
 param authMetadataUrl string
 @description('BRIDGE_DATAVERSE_APP_OPERATIONS.')
 param dataverseAppOperations bool
+param verifySync bool
+param verifyDelaySeconds int
+param verifyWindowSeconds int
 
 resource storage 'Microsoft.Storage/storageAccounts@2026-09-01' existing = {
   name: storageAccountName
@@ -114,6 +117,8 @@ var appSettings = {
   // The Functions host and the app's tables and blobs (shared/store/connect.ts derives the table and blob URIs).
   AzureWebJobsStorage__accountName: storage.name
   AzureWebJobsStorage__credential: 'managedidentity'
+  // verifyHeld's Queue trigger (connection AzureWebJobsStorage) and the app's checks on the same queue service.
+  AzureWebJobsStorage__queueServiceUri: storage.properties.primaryEndpoints.queue
   BRIDGE_STORAGE_PREFIX: storagePrefix
   // Telemetry with the identity (Application Insights local auth is off).
   APPLICATIONINSIGHTS_CONNECTION_STRING: applicationInsights.properties.ConnectionString
@@ -131,6 +136,10 @@ var appSettings = {
   // reconcileChanges: the host resolves its timer's %BRIDGE_RECONCILE_SCHEDULE%, so the setting is always set.
   BRIDGE_RECONCILE_TABLES: reconcileTables
   BRIDGE_RECONCILE_SCHEDULE: reconcileSchedule
+  // The hold of synchronous contexts (verifyHeld); on only with DATAVERSE_URL.
+  BRIDGE_VERIFY_SYNC: verifySync ? 'true' : 'false'
+  BRIDGE_VERIFY_DELAY_SECONDS: string(verifyDelaySeconds)
+  BRIDGE_VERIFY_WINDOW_SECONDS: string(verifyWindowSeconds)
   // Dataverse through the user-assigned identity: with DATAVERSE_CLIENT_ID and no certificate or secret, the app takes
   // a managed-identity token for that client id. Both empty while no environment is configured.
   DATAVERSE_URL: dataverseUrl

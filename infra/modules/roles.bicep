@@ -6,12 +6,19 @@
 //                                    subscription      the role on the subscription itself, not the topic
 //   EventGrid Data Sender            Event Grid topic  publishing the CloudEvents
 //   Monitoring Metrics Publisher     App Insights      telemetry with Microsoft Entra ID (local auth is off)
-// No Storage Queue Data Contributor: the app has no blob or queue triggers, the only reasons the host needs queues.
+//   Storage Queue Data Reader,       verification      verifyHeld's Queue trigger (Learn, "Azure Queue storage trigger"
+//   Storage Queue Data Message       queue             identity-based connections: Reader + Message Processor), and
+//   Processor, … Message Sender                        the app sending each check to it (Message Sender)
+//   Storage Queue Data Contributor   its poison queue  the host moving a message it gave up on (it creates the queue
+//                                                      if missing, then sends)
+// Both queues are created by storage.bicep; nothing gets a queue role on the account.
 // The topic's identity gets Storage Blob Data Contributor on the dead-letter container only.
 param appPrincipalId string
 param topicPrincipalId string
 param storageAccountName string
 param deadLetterContainerName string
+param verifyQueueName string
+param verifyPoisonQueueName string
 param applicationInsightsName string
 param serviceBusNamespaceName string
 param queueName string
@@ -30,6 +37,10 @@ var role = {
   storageBlobDataReader: '2a2b9908-6ea1-4ae2-8e65-a410df84e7d1'
   storageTableDataContributor: '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'
   storageTableDataReader: '76199698-9eea-4c19-bc75-cec21354c6b6'
+  storageQueueDataReader: '19e7f393-937e-4f77-808e-94535e297925'
+  storageQueueDataMessageProcessor: '8a0f0c08-91a1-4084-bc3d-661d67233fed'
+  storageQueueDataMessageSender: 'c6a89b2d-59bc-44d0-9896-0f6e12d7b80a'
+  storageQueueDataContributor: '974c5e8b-45b9-4653-ba55-5f855dd0fb88'
   serviceBusDataReceiver: '4f6d3b9b-027b-4f4c-9142-0e5a2a2247e0'
   serviceBusDataOwner: '090c5cfd-751d-490a-894a-3ce6f1109419'
   eventGridDataSender: 'd5a91429-5739-47e2-a06b-3470a27159e7'
@@ -45,6 +56,18 @@ resource storage 'Microsoft.Storage/storageAccounts@2026-09-01' existing = {
 
     resource deadLetterContainer 'containers' existing = {
       name: deadLetterContainerName
+    }
+  }
+
+  resource queueService 'queueServices' existing = {
+    name: 'default'
+
+    resource verifyQueue 'queues' existing = {
+      name: verifyQueueName
+    }
+
+    resource verifyPoisonQueue 'queues' existing = {
+      name: verifyPoisonQueueName
     }
   }
 }
@@ -93,6 +116,34 @@ resource appTableContributor 'Microsoft.Authorization/roleAssignments@2022-04-01
     principalId: appPrincipalId
     principalType: 'ServicePrincipal'
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', role.storageTableDataContributor)
+  }
+}
+
+var verifyQueueRoles = [
+  role.storageQueueDataReader
+  role.storageQueueDataMessageProcessor
+  role.storageQueueDataMessageSender
+]
+
+resource appVerifyQueue 'Microsoft.Authorization/roleAssignments@2022-04-01' = [
+  for queueRole in verifyQueueRoles: {
+    name: guid(storage::queueService::verifyQueue.id, appPrincipalId, queueRole)
+    scope: storage::queueService::verifyQueue
+    properties: {
+      principalId: appPrincipalId
+      principalType: 'ServicePrincipal'
+      roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', queueRole)
+    }
+  }
+]
+
+resource appVerifyPoisonQueue 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(storage::queueService::verifyPoisonQueue.id, appPrincipalId, role.storageQueueDataContributor)
+  scope: storage::queueService::verifyPoisonQueue
+  properties: {
+    principalId: appPrincipalId
+    principalType: 'ServicePrincipal'
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', role.storageQueueDataContributor)
   }
 }
 

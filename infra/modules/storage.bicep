@@ -9,6 +9,8 @@ param tags { *: string }
 param name string
 @description('Blob containers to create up front (the deployment package and the dead-letter container).')
 param containerNames string[]
+@description('Storage queues to create up front (the verification queue of held synchronous contexts and its poison queue).')
+param queueNames string[]
 
 resource storage 'Microsoft.Storage/storageAccounts@2026-09-01' = {
   name: name
@@ -37,6 +39,17 @@ resource storage 'Microsoft.Storage/storageAccounts@2026-09-01' = {
       for containerName in containerNames: {
         name: containerName
         properties: { publicAccess: 'None' }
+      }
+    ]
+  }
+
+  // Created here rather than by the app, so the app's identity needs no right to create queues.
+  resource queueService 'queueServices' = {
+    name: 'default'
+
+    resource queues 'queues' = [
+      for queueName in queueNames: {
+        name: queueName
       }
     ]
   }

@@ -1,9 +1,16 @@
 import { InvalidContinuationError } from '../errors.js';
-import { JOB_ID_PATTERN, type JobRecord, type JobStatus, type JobStore, type RawRef } from '../pipeline/jobs.js';
+import {
+  JOB_ID_PATTERN,
+  JOB_STATUSES,
+  type JobRecord,
+  type JobStatus,
+  type JobStore,
+  type RawRef,
+} from '../pipeline/jobs.js';
 import { pageResponse, readPageQuery } from './paging.js';
 import { type ApiResponse, apiError } from './responses.js';
 
-const STATUSES: readonly JobStatus[] = ['received', 'published', 'rejected', 'failed'];
+const STATUSES = JOB_STATUSES;
 
 /** A job as the API shows it: the record without internal fields (ETag, lease, replay facts, blob key). */
 export type JobView = Omit<JobRecord, 'etag' | 'leaseUntil' | 'transport' | 'raw'> & { raw?: Omit<RawRef, 'key'> };

@@ -4,7 +4,7 @@
  * request bodies against the schemas it names. One list, so the routes, the definition and the validation cannot
  * drift apart.
  */
-import { JOB_ID_PATTERN } from '../pipeline/jobs.js';
+import { JOB_ID_PATTERN, JOB_STATUSES } from '../pipeline/jobs.js';
 import {
   DATAVERSE_TABLE_DROPDOWN,
   type DefinitionName,
@@ -333,7 +333,7 @@ const DECLARATIONS: { [K in OperationName]: Omit<OperationDeclaration, 'name'> }
     visibility: 'advanced',
     parameters: [
       queryParameter('status', 'Job Status', 'Only jobs in this status.', 'important', {
-        enum: ['received', 'published', 'rejected', 'failed'],
+        enum: [...JOB_STATUSES],
       }),
       SINCE,
       TOP,

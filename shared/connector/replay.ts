@@ -1,25 +1,27 @@
 import { createHash } from 'node:crypto';
-import type { TransportInfo } from '../dataverse/transport.js';
-import { type IngestDeps, ingest } from '../pipeline/ingest.js';
-import { JOB_ID_PATTERN, type JobRecord } from '../pipeline/jobs.js';
+import { type IngestDeps, ingest, type OutcomeStatus } from '../pipeline/ingest.js';
+import { JOB_ID_PATTERN } from '../pipeline/jobs.js';
+import { transportOfJob } from '../pipeline/jobTransport.js';
 import { type ApiResponse, apiError } from './responses.js';
 
 /** What a replay did, as `POST /api/jobs/{id}/replay` answers it. */
 export interface ReplayResult {
   /** The job the replayed message ended in: the same id, or a new one when a rejected body now reads as a context. */
   jobId: string;
-  status: 'published' | 'duplicate' | 'rejected' | 'failed' | 'busy';
+  status: OutcomeStatus;
   eventId?: string;
   error?: { code: string; message: string; path?: string };
 }
 
-const REPLAYABLE = new Set(['rejected', 'failed']);
+const REPLAYABLE = new Set(['rejected', 'failed', 'held', 'rolledBack']);
 
 /**
- * `POST /api/jobs/{id}/replay`: runs a rejected or failed job's kept raw bytes through the pipeline again, with the
- * transport facts it arrived with, exactly as if it had just arrived (same dedupe, same event id). A job that was
- * rejected is tried again too (after a fix, it may now be read). Answers 404 for an unknown job and 409 for one that
- * is not rejected or failed, or whose bytes are gone or altered.
+ * `POST /api/jobs/{id}/replay`: runs a rejected, failed, held or rolled-back job's kept raw bytes through the pipeline
+ * again, with the transport facts it arrived with, exactly as if it had just arrived (same dedupe, same event id). A
+ * job that was rejected is tried again too (after a fix, it may now be read). A held job gets one more check sent
+ * (answer `held`). A rolled-back job is published without checking again: replaying it is the caller's decision that
+ * the operation did commit (for example a Create whose row was deleted before the first check). Answers 404 for an
+ * unknown job and 409 for one in another status, or whose bytes are gone or altered.
  *
  * @example
  * await replayJob('0f3c…', deps); // { status: 200, jsonBody: { jobId: '0f3c…', status: 'published', eventId: '…' } }
@@ -34,7 +36,7 @@ export async function replayJob(id: string, deps: IngestDeps): Promise<ApiRespon
     return apiError(
       409,
       'NotReplayable',
-      `Job ${id} is ${job.status}; only rejected or failed jobs can be replayed.`,
+      `Job ${id} is ${job.status}; only rejected, failed, held or rolledBack jobs can be replayed.`,
       'id',
     );
   }
@@ -61,11 +63,11 @@ export async function replayJob(id: string, deps: IngestDeps): Promise<ApiRespon
         {
           body: bytes,
           source: job.source,
-          transport: transportOf(job),
+          transport: transportOfJob(job),
           ...(job.messageId === undefined ? {} : { messageId: job.messageId }),
         },
       ],
-      { ...deps, retryRejected: true },
+      { ...deps, retryRejected: true, ...(job.status === 'rolledBack' ? { releaseHeld: true } : {}) },
     )
   ).outcomes;
   if (!outcome) throw new Error(`Replaying job ${id} produced no outcome.`);
@@ -80,19 +82,4 @@ export async function replayJob(id: string, deps: IngestDeps): Promise<ApiRespon
     ...(outcome.error === undefined ? {} : { error: outcome.error }),
   };
   return { status: 200, jsonBody: result };
-}
-
-/** The transport facts recorded with the job (see `replayableTransport`). */
-function transportOf(job: JobRecord): TransportInfo {
-  if (!job.transport) return {};
-  const facts = JSON.parse(job.transport) as {
-    contentType?: string;
-    applicationProperties?: Record<string, unknown>;
-    headers?: Record<string, string>;
-  };
-  return {
-    ...(facts.contentType ? { contentType: facts.contentType } : {}),
-    ...(facts.applicationProperties ? { applicationProperties: facts.applicationProperties } : {}),
-    ...(facts.headers ? { headers: facts.headers } : {}),
-  };
 }

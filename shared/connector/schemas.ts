@@ -10,6 +10,7 @@
  */
 
 import { LOGICAL_NAME_PATTERN as LOGICAL_NAME, MESSAGE_NAME_PATTERN as MESSAGE_NAME } from '../dataverse/names.js';
+import { JOB_STATUSES } from '../pipeline/jobs.js';
 import { eventTargetSchema } from './eventSchema.js';
 
 /** How prominently the connector designer shows an operation, a parameter or a field. */
@@ -360,13 +361,16 @@ const JOB: Schema = {
   required: ['id', 'status', 'attempts', 'receivedAt', 'updatedAt', 'source'],
   properties: {
     id: string('Job ID', 'The job id: 32 hexadecimal characters, the same for every delivery of one message.'),
-    status: string('Job Status', 'received (in progress), published, rejected (bad input) or failed (will retry).', {
-      enum: ['received', 'published', 'rejected', 'failed'],
-    }),
+    status: string(
+      'Job Status',
+      'received (in progress), published, rejected (bad input), failed (will retry), held (a synchronous post waiting for its operation to commit) or rolledBack (it never committed: nothing published).',
+      { enum: [...JOB_STATUSES] },
+    ),
     attempts: integer('Attempts', 'How many deliveries of the message reached the pipeline, retries included.'),
     receivedAt: dateTime('Received At', 'When the message first arrived (UTC).'),
     updatedAt: dateTime('Updated At', 'When the job last changed (UTC).'),
     publishedAt: dateTime('Published At', 'When the event was published (UTC).'),
+    verifiedAt: dateTime('Verified At', 'A held job: when Dataverse showed its operation committed (UTC).'),
     source: string(
       'Job Source',
       'Where the message came in: queue, topic, webhook, api (PublishEvent) or reconciliation.',
@@ -391,7 +395,7 @@ const JOB: Schema = {
         sha256: string('Body SHA-256', 'The SHA-256 of the kept message body, in hexadecimal.'),
         contentType: string('Body Content Type', 'The content type the message body arrived with.'),
       },
-      description: 'The message body kept for replay (rejected and failed jobs).',
+      description: 'The message body kept for replay (rejected, failed, held and rolled-back jobs).',
       'x-ms-summary': 'Kept Body',
     },
     replayedAs: string('Replayed As', 'The id of the job a replay of this rejected message became, if any.'),
@@ -446,9 +450,11 @@ const REPLAY_RESULT: Schema = {
   required: ['jobId', 'status'],
   properties: {
     jobId: string('Job ID', 'The job the replayed message ended in (a new one when it can now be read).'),
-    status: string('Replay Status', 'published, duplicate, rejected, failed, or busy (being processed right now).', {
-      enum: ['published', 'duplicate', 'rejected', 'failed', 'busy'],
-    }),
+    status: string(
+      'Replay Status',
+      'published, duplicate, rejected, failed, busy (being processed right now), held (a synchronous post waiting for its check) or rolledBack.',
+      { enum: ['published', 'duplicate', 'rejected', 'failed', 'busy', 'held', 'rolledBack'] },
+    ),
     eventId: string('Event ID', 'The id of the event, when the message was read.'),
     error: ref('JobError'),
   },

@@ -15,6 +15,7 @@ import { toCloudEvent } from '../events/toCloudEvent.js';
 import { type BridgeEvent, EVENT_GRID_LIMITS, type EventPublisher, type PublishLimits } from '../events/types.js';
 import type { Logger } from '../logger.js';
 import { type EnrichDeps, enrichEvent } from './enrich.js';
+import { type HoldDeps, needsHold } from './hold.js';
 import { bodyBytes, type InboundMessage } from './inbound.js';
 import { jobKeyForBytes, jobKeyForContext } from './jobKey.js';
 import type { JobError, JobRecord, JobStore, NewJob, RawRef, RawStore } from './jobs.js';
@@ -36,6 +37,16 @@ export interface IngestDeps {
   retryRejected?: boolean;
   /** With `DATAVERSE_URL` set: what each event's `$bridge` section is read from (`enrich.ts`); unset, none is added. */
   enrich?: EnrichDeps;
+  /**
+   * Holding synchronous contexts until Dataverse shows their operation committed (see `hold.ts`); absent when the
+   * hold is off (no `DATAVERSE_URL`, or `BRIDGE_VERIFY_SYNC=false`): they are published at once.
+   */
+  hold?: HoldDeps;
+  /**
+   * The hold is settled by the caller: `verifyHeld` found the operation committed, or a replay of a rolled-back job
+   * overrides the check. A `held` or `rolledBack` job is then taken over and published like a `failed` one.
+   */
+  releaseHeld?: boolean;
 }
 
 /**
@@ -44,9 +55,12 @@ export interface IngestDeps {
  * - `duplicate`: an earlier delivery already published it;
  * - `rejected`: it cannot be read or published (bad input), and is recorded with its raw bytes;
  * - `failed`: a transient error; the message must be retried;
- * - `busy`: another delivery of the same context is being processed right now; retry this one later.
+ * - `busy`: another delivery of the same context is being processed right now; retry this one later;
+ * - `held`: a synchronous context, kept and waiting for Dataverse to show its operation committed (settled: the
+ *   message is completed; `verifyHeld` publishes it later, or records it `rolledBack`);
+ * - `rolledBack`: an earlier check found the operation never committed; nothing was or will be published.
  */
-export type OutcomeStatus = 'published' | 'duplicate' | 'rejected' | 'failed' | 'busy';
+export type OutcomeStatus = 'published' | 'duplicate' | 'rejected' | 'failed' | 'busy' | 'held' | 'rolledBack';
 
 export interface IngestOutcome {
   jobId: string;
@@ -127,7 +141,14 @@ class IngestRun {
         ),
       ),
     );
-    await this.publish(await this.enrich(owned));
+    // Synchronous contexts wait for their check; enrichment reaches them when they are released.
+    const held = owned.filter((item) => this.mustHold(item));
+    await Promise.all(
+      held.map((item) =>
+        this.storage(() => this.guard(item.job.id, () => this.hold(item, this.deps.hold as HoldDeps))),
+      ),
+    );
+    await this.publish(await this.enrich(owned.filter((item) => !held.includes(item))));
 
     const seen = new Set<string>();
     const outcomes = prepared.map((item) => {
@@ -252,6 +273,17 @@ class IngestRun {
         this.outcomes.set(job.id, duplicateOutcome(job));
         return undefined;
       }
+      if (job.status === 'held' && this.deps.hold && !this.deps.releaseHeld) {
+        // A redelivery of a held context: its check may never have been sent (the process died after marking it
+        // held), so send one more. Checks are idempotent: the job's ETag lets only one of them publish.
+        await this.deps.hold.queue.enqueue({ jobId: job.id, check: 0 }, this.deps.hold.delaySeconds);
+        this.outcomes.set(job.id, { jobId: job.id, status: 'held', eventId: job.eventId ?? eventIdFor(job.id) });
+        return undefined;
+      }
+      if (job.status === 'rolledBack' && !this.deps.releaseHeld) {
+        this.outcomes.set(job.id, { jobId: job.id, status: 'rolledBack', ...(job.error ? { error: job.error } : {}) });
+        return undefined;
+      }
       if (job.status === 'rejected' && !this.deps.retryRejected) {
         this.outcomes.set(job.id, { jobId: job.id, status: 'rejected', ...(job.error ? { error: job.error } : {}) });
         return undefined;
@@ -299,6 +331,41 @@ class IngestRun {
       ),
     );
     return enriched.filter((item): item is Owned => item !== undefined);
+  }
+
+  /** Whether an owned job waits for verification instead of being published now. */
+  private mustHold(item: Owned): boolean {
+    return (
+      this.deps.hold !== undefined &&
+      !this.deps.releaseHeld &&
+      item.job.verifiedAt === undefined &&
+      needsHold(item.prepared.context as NormalizedContext, item.prepared.message.source)
+    );
+  }
+
+  /**
+   * Holds a synchronous context: raw bytes first, then its check on the queue, then the job `held`. A crash between
+   * any two leaves the job `received` (its lease runs out and a redelivery takes it over) or a check for a job whose
+   * bytes are kept (the check handles a `received` job whose lease ran out as held), so nothing is lost or stuck.
+   */
+  private async hold(item: Owned, hold: HoldDeps): Promise<void> {
+    try {
+      const raw = await this.keepRaw(item.prepared);
+      await hold.queue.enqueue({ jobId: item.job.id, check: 0 }, hold.delaySeconds);
+      const at = new Date().toISOString();
+      const updated = await this.deps.jobs.update(item.job, {
+        status: 'held',
+        raw,
+        leaseUntil: null,
+        updatedAt: at,
+        error: null,
+      });
+      if (!updated) this.deps.log?.warn(`Job ${item.job.id} was held, but another delivery had taken it over.`);
+    } catch (error) {
+      await this.fail(item, error);
+      return;
+    }
+    this.outcomes.set(item.job.id, { jobId: item.job.id, status: 'held', eventId: item.event.id });
   }
 
   private async publish(owned: readonly Owned[]): Promise<void> {

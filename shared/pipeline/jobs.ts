@@ -7,8 +7,15 @@
 /** A job id (the dedupe key, see `jobKeyForContext`): 32 lower-case hexadecimal characters. */
 export const JOB_ID_PATTERN = /^[0-9a-f]{32}$/;
 
-/** `received`: being processed (or was, by an invocation that died); `failed`: the last attempt hit a transient error. */
-export type JobStatus = 'received' | 'published' | 'rejected' | 'failed';
+/**
+ * `received`: being processed (or was, by an invocation that died); `failed`: the last attempt hit a transient error;
+ * `held`: a synchronous context waiting for Dataverse to show that its operation committed (`verifyHeld`);
+ * `rolledBack`: a held context whose operation never showed within the window, so nothing was published.
+ */
+export type JobStatus = 'received' | 'published' | 'rejected' | 'failed' | 'held' | 'rolledBack';
+
+/** Every job status, in the order the API lists them. */
+export const JOB_STATUSES: readonly JobStatus[] = ['received', 'published', 'rejected', 'failed', 'held', 'rolledBack'];
 
 /** Where the message came in. */
 export type JobSource = 'queue' | 'topic' | 'webhook' | 'api' | 'reconciliation';
@@ -40,6 +47,8 @@ export interface JobRecord {
   receivedAt: string;
   updatedAt: string;
   publishedAt?: string;
+  /** A held job: when Dataverse showed its operation committed (a later attempt publishes without checking again). */
+  verifiedAt?: string;
   /** While `received`, the invocation working on it owns it until this time; after it, another may take over. */
   leaseUntil?: string;
   source: JobSource;
@@ -54,7 +63,7 @@ export interface JobRecord {
   /** The CloudEvent id published (or to be published) for this job. */
   eventId?: string;
   error?: JobError;
-  /** The raw bytes, kept for rejected and failed jobs so they can be replayed. */
+  /** The raw bytes, kept for rejected, failed, held and rolled-back jobs so they can be replayed (and checked). */
   raw?: RawRef;
   /**
    * Set on a rejected job whose replay was read as a context this time (the reader was fixed): that context is a

@@ -10,7 +10,7 @@ export interface OutcomeResponse {
 
 /** How one HTTP surface words the answer; the status of each outcome is the same for all. */
 export interface OutcomeStyle {
-  /** The status of a published or duplicate outcome: 200 for Dataverse's webhook, 202 for `PublishEvent`. */
+  /** The status of a settled outcome (published, duplicate, held, rolledBack): 200 for Dataverse's webhook, 202 for `PublishEvent`. */
   accepted: 200 | 202;
   /** What a rejection's default message calls the input (`The message was rejected.`). */
   noun: 'message' | 'event';
@@ -24,6 +24,9 @@ export interface OutcomeStyle {
  * The one mapping of an ingest outcome to HTTP, for every surface that ingests over HTTP (the Dataverse webhook,
  * the connector's `PublishEvent`):
  * - `published`, `duplicate`: `accepted` with `{ jobId, eventId, status }`;
+ * - `held` (a synchronous context kept until its operation is verified) and `rolledBack` (an earlier check found it
+ *   never committed): `accepted` too, with the same body. Settled: Dataverse must not retry, and a synchronous step
+ *   must not fail its operation because of the hold;
  * - `rejected`: 400 with the reason as `{ error: { code, message, target? } }` (bad input: retrying cannot help);
  * - `failed`, `busy`: 503 with `Retry-After` (see {@link retryAfter}), so the caller retries.
  *
@@ -37,6 +40,8 @@ export function outcomeResponse(outcome: IngestOutcome, leaseSeconds: number, st
   switch (outcome.status) {
     case 'published':
     case 'duplicate':
+    case 'held':
+    case 'rolledBack':
       return {
         status: style.accepted,
         jsonBody: {

@@ -1,11 +1,13 @@
 import type { TableClient } from '@azure/data-tables';
 import type { TokenCredential } from '@azure/identity';
 import type { ContainerClient } from '@azure/storage-blob';
+import type { QueueClient } from '@azure/storage-queue';
 import type { StorageSettings } from '../config.js';
 import { lazy } from '../lazy.js';
+import { verifyQueueName } from '../pipeline/hold.js';
 import type { JobStore, RawStore } from '../pipeline/jobs.js';
 import { BlobRawStore } from './blobRawStore.js';
-import { toStorageError } from './errors.js';
+import { statusOf, toStorageError } from './errors.js';
 import { TableJobStore } from './tableJobStore.js';
 
 // The SDKs are imported with `import()` on first use, never at the top of this file: loading them costs a Functions
@@ -29,6 +31,8 @@ export interface StorageNames {
   reconcile: string;
   /** Raw bodies of rejected and failed messages. */
   container: string;
+  /** The Storage queue of checks of held synchronous contexts (`verifyHeld`); the host adds `-poison` to it. */
+  verifyQueue: string;
 }
 
 /**
@@ -48,6 +52,7 @@ export function storageNames(prefix: string): StorageNames {
     deliveries: `${prefix}deliveries`,
     reconcile: `${prefix}reconcile`,
     container: `${prefix}-raw`,
+    verifyQueue: verifyQueueName(prefix),
   };
 }
 
@@ -83,6 +88,29 @@ export async function openContainerClient(
   return service.getContainerClient(container);
 }
 
+/**
+ * Builds the client for one of our queues (default: the verification queue). Makes no network call and does not
+ * create the queue. With identity settings, needs `__queueServiceUri` (or `__accountName`).
+ */
+export async function openQueueClient(
+  settings: StorageSettings,
+  credential?: TokenCredential,
+  queue: string = storageNames(settings.prefix).verifyQueue,
+): Promise<QueueClient> {
+  const { QueueServiceClient } = await import('@azure/storage-queue');
+  if (settings.kind === 'connectionString') {
+    return QueueServiceClient.fromConnectionString(settings.connectionString).getQueueClient(queue);
+  }
+  if (settings.queueServiceUri === undefined) {
+    throw new Error('AzureWebJobsStorage__queueServiceUri (or __accountName) is not set: no queue service to use.');
+  }
+  const service = new QueueServiceClient(
+    settings.queueServiceUri,
+    credential ?? (await identityCredential(settings.clientId)),
+  );
+  return service.getQueueClient(queue);
+}
+
 /** Lazily opened clients for our tables and container; see {@link openStorage}. */
 export interface Storage {
   names: StorageNames;
@@ -90,6 +118,8 @@ export interface Storage {
   table(table: string): () => Promise<TableClient>;
   /** A function yielding the raw-body container's client, created on first use. */
   container(): () => Promise<ContainerClient>;
+  /** A function yielding the client for `queue`, created on first use (the same function for the same name). */
+  queue(queue: string): () => Promise<QueueClient>;
 }
 
 /**
@@ -105,24 +135,16 @@ export function openStorage(settings: StorageSettings): Storage {
   const names = storageNames(settings.prefix);
   const credential =
     settings.kind === 'identity' ? once(() => identityCredential(settings.clientId)) : async () => undefined;
-  const tables = new Map<string, () => Promise<TableClient>>();
-  const table = (name: string) => {
-    let client = tables.get(name);
-    if (client === undefined) {
-      client = once(async () => {
-        const opened = await openTableClient(settings, await credential(), name);
-        try {
-          // The SDK already treats "TableAlreadyExists" as success.
-          await opened.createTable();
-        } catch (error) {
-          throw toStorageError(error, 'create table', `table ${name}`);
-        }
-        return opened;
-      });
-      tables.set(name, client);
+  const table = onePerName(async (name) => {
+    const opened = await openTableClient(settings, await credential(), name);
+    try {
+      // The SDK already treats "TableAlreadyExists" as success.
+      await opened.createTable();
+    } catch (error) {
+      throw toStorageError(error, 'create table', `table ${name}`);
     }
-    return client;
-  };
+    return opened;
+  });
   const container = once(async () => {
     const client = await openContainerClient(settings, await credential());
     try {
@@ -132,7 +154,17 @@ export function openStorage(settings: StorageSettings): Storage {
     }
     return client;
   });
-  return { names, table, container: () => container };
+  const queue = onePerName(async (name) => {
+    const opened = await openQueueClient(settings, await credential(), name);
+    try {
+      await opened.createIfNotExists();
+    } catch (error) {
+      // In Azure the queue is provisioned (infra/) and the app's identity may only send to it, not create it.
+      if (statusOf(error) !== 403) throw toStorageError(error, 'create queue', `queue ${name}`);
+    }
+    return opened;
+  });
+  return { names, table, container: () => container, queue };
 }
 
 /**
@@ -155,6 +187,19 @@ export function createStores(settings: StorageSettings): { jobs: JobStore; raw: 
 async function identityCredential(clientId: string | undefined): Promise<TokenCredential> {
   const { DefaultAzureCredential } = await import('@azure/identity');
   return new DefaultAzureCredential(clientId === undefined ? {} : { managedIdentityClientId: clientId });
+}
+
+/** {@link once} per name: the same function for the same name, so each client is opened (and made) once. */
+function onePerName<T>(open: (name: string) => Promise<T>): (name: string) => () => Promise<T> {
+  const opened = new Map<string, () => Promise<T>>();
+  return (name) => {
+    let client = opened.get(name);
+    if (client === undefined) {
+      client = once(() => open(name));
+      opened.set(name, client);
+    }
+    return client;
+  };
 }
 
 /** Memoizes an async step; a rejection is not kept, so the next call runs the step again. */

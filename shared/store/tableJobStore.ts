@@ -13,7 +13,7 @@ const MAX_TOP = 1000;
 
 // Job fields holding instants. They are written in `toISOString()` form so that string comparison (the only kind a
 // Table filter can do on strings) orders them, e.g. `receivedAt ge '2024-…'` in `list`.
-const TIMESTAMPS = ['receivedAt', 'updatedAt', 'publishedAt', 'leaseUntil'] as const;
+const TIMESTAMPS = ['receivedAt', 'updatedAt', 'publishedAt', 'leaseUntil', 'verifiedAt'] as const;
 const STRINGS = [
   'status',
   'source',

@@ -239,6 +239,7 @@ describe('the schemas', () => {
       receivedAt: true,
       updatedAt: true,
       publishedAt: true,
+      verifiedAt: true,
       source: true,
       messageId: true,
       deliveryCount: true,

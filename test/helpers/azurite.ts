@@ -7,7 +7,7 @@ import { freePort } from './ports.js';
 export { type Azurite, startAzurite } from '../../tools/localhost/azurite.js';
 
 /** The endpoints of the run's Azurite; only the global setup may stop it. */
-export type TestAzurite = Pick<Azurite, 'connectionString' | 'tableEndpoint' | 'blobEndpoint'>;
+export type TestAzurite = Pick<Azurite, 'connectionString' | 'tableEndpoint' | 'blobEndpoint' | 'queueEndpoint'>;
 
 /**
  * The Azurite every test file of the run shares, started by vitest's global setup (`globalAzurite.ts`). Files keep
@@ -25,7 +25,10 @@ export function testAzurite(): TestAzurite {
  * Azurite's connection string with one service's endpoint moved to a port nobody listens on, for "storage is down"
  * tests: the account key stays, so a test can check that no error repeats it.
  */
-export async function unreachableConnectionString(azurite: TestAzurite, service: 'Table' | 'Blob'): Promise<string> {
+export async function unreachableConnectionString(
+  azurite: TestAzurite,
+  service: 'Table' | 'Blob' | 'Queue',
+): Promise<string> {
   const port = await freePort();
   return azurite.connectionString.replace(
     new RegExp(`${service}Endpoint=[^;]+`),

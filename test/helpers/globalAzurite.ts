@@ -19,6 +19,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     connectionString: azurite.connectionString,
     tableEndpoint: azurite.tableEndpoint,
     blobEndpoint: azurite.blobEndpoint,
+    queueEndpoint: azurite.queueEndpoint,
   });
   return () => azurite.stop();
 }

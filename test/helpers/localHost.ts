@@ -38,6 +38,7 @@ export const FUNCTIONS_WITHOUT_TOPIC = [
   'reconcileChanges',
   'replayJob',
   'updateDataverseRow',
+  'verifyHeld',
 ];
 
 export interface RunningHost {

@@ -49,6 +49,11 @@ const ROLE = {
   'Azure Service Bus Data Owner': '090c5cfd-751d-490a-894a-3ce6f1109419',
   'EventGrid Data Sender': 'd5a91429-5739-47e2-a06b-3470a27159e7',
   'Monitoring Metrics Publisher': '3913510d-42f4-4e42-8a64-420c390055eb',
+  // Microsoft Learn, "Azure built-in roles for Storage".
+  'Storage Queue Data Reader': '19e7f393-937e-4f77-808e-94535e297925',
+  'Storage Queue Data Message Processor': '8a0f0c08-91a1-4084-bc3d-661d67233fed',
+  'Storage Queue Data Message Sender': 'c6a89b2d-59bc-44d0-9896-0f6e12d7b80a',
+  'Storage Queue Data Contributor': '974c5e8b-45b9-4653-ba55-5f855dd0fb88',
 } as const;
 type RoleName = keyof typeof ROLE;
 
@@ -83,6 +88,8 @@ const HOST_SETTINGS: Readonly<Record<string, string>> = {
   APPLICATIONINSIGHTS_CONNECTION_STRING: 'where the host sends telemetry',
   APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'telemetry authenticated with the managed identity',
   AzureWebJobsStorage__credential: 'the identity-based AzureWebJobsStorage connection',
+  AzureWebJobsStorage__queueServiceUri:
+    "verifyHeld's Queue trigger (connection AzureWebJobsStorage) and the app's checks (shared/config.ts)",
 };
 
 /** Values shaped like what Azure puts in the settings that are known only once deployed. */
@@ -91,6 +98,7 @@ const DEPLOYED_VALUES: Readonly<Record<string, string>> = {
   ServiceBusConnection__fullyQualifiedNamespace: 'sb-example.servicebus.windows.net',
   EVENTGRID_TOPIC_ENDPOINT: 'https://evgt-example.westeurope-1.eventgrid.azure.net/api/events',
   DATAVERSE_CLIENT_ID: '9a8b7c6d-0000-4000-8000-000000000001',
+  AzureWebJobsStorage__queueServiceUri: 'https://stexample.queue.core.windows.net/',
 };
 
 /** main.parameters.json as azd resolves it: `${NAME}` and `${NAME=default}` from the environment, typed. */
@@ -429,6 +437,34 @@ if (!infra.compiled) {
       expect(loaded.map((f) => f.name).sort()).toEqual(functions.map((f) => f.name).sort());
     });
 
+    it('creates the verification queue and its poison queue that verifyHeld and the host use, with the hold settings', () => {
+      const trigger = functions.find((f) => f.name === 'verifyHeld')?.trigger;
+      expect(trigger).toMatchObject({
+        type: 'queueTrigger',
+        queueName: 'bridge-verify',
+        connection: 'AzureWebJobsStorage',
+      });
+      const queuesOf = (deployment: ArmDeployment) =>
+        deployment
+          .module('storage')
+          .resources()
+          .filter((r) => r.type === 'Microsoft.Storage/storageAccounts/queueServices/queues')
+          .map((r) => r.name.split('/').at(-1))
+          .sort();
+      expect(queuesOf(main)).toEqual(['bridge-verify', 'bridge-verify-poison']);
+      expect(describeValue(appSettings.AzureWebJobsStorage__queueServiceUri as Value)).toBe(
+        `${ids.storage}#properties.primaryEndpoints.queue`,
+      );
+      expect(appSettings).toMatchObject({
+        BRIDGE_VERIFY_SYNC: 'true',
+        BRIDGE_VERIFY_DELAY_SECONDS: '5',
+        BRIDGE_VERIFY_WINDOW_SECONDS: '300',
+      });
+      const prefixed = deploy({ storagePrefix: 'acme', verifySync: false });
+      expect(queuesOf(prefixed)).toEqual(['acme-verify', 'acme-verify-poison']);
+      expect(appSettingsOf(prefixed).BRIDGE_VERIFY_SYNC).toBe('false');
+    });
+
     it('gives the reconciliation timer the schedule setting it names, and leaves reconciliation off by default', () => {
       const timer = functions.find((f) => f.name === 'reconcileChanges');
       expect(timer?.trigger.type).toBe('timerTrigger');
@@ -451,6 +487,22 @@ if (!infra.compiled) {
         },
         { role: 'EventGrid Data Sender', scope: ids.eventGridTopic, principal: appPrincipal },
         { role: 'Monitoring Metrics Publisher', scope: ids.appInsights, principal: appPrincipal },
+        // verifyHeld's Queue trigger (Reader + Message Processor, as Learn lists for an identity-based Queue trigger)
+        // and the checks the app sends (Message Sender), on the verification queue only; the host's poison messages.
+        ...[
+          'Storage Queue Data Reader',
+          'Storage Queue Data Message Processor',
+          'Storage Queue Data Message Sender',
+        ].map((role) => ({
+          role,
+          scope: `${ids.storage}/queueServices/default/queues/bridge-verify`,
+          principal: appPrincipal,
+        })),
+        {
+          role: 'Storage Queue Data Contributor',
+          scope: `${ids.storage}/queueServices/default/queues/bridge-verify-poison`,
+          principal: appPrincipal,
+        },
         {
           role: 'Storage Blob Data Contributor',
           scope: `${ids.storage}/blobServices/default/containers/${names.deadLetter}`,

@@ -51,6 +51,7 @@ describe('createStores with a connection string', () => {
       deliveries: 'bridgedeliveries',
       reconcile: 'bridgereconcile',
       container: 'bridge-raw',
+      verifyQueue: 'bridge-verify',
     });
   });
 

@@ -31,6 +31,7 @@ function fullJob(id: string): Required<NewJob> & { error: Required<JobError>; ra
     receivedAt: '2024-05-01T10:00:00.000Z',
     updatedAt: '2024-05-01T10:00:01.250Z',
     publishedAt: '2024-05-01T10:00:02.000Z',
+    verifiedAt: '2024-05-01T10:00:01.500Z',
     leaseUntil: '2024-05-01T10:01:00.000Z',
     source: 'queue',
     messageId: 'msg-1',

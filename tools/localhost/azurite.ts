@@ -4,13 +4,14 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 
-/** A running Azurite (blob and table), private to whoever started it. */
+/** A running Azurite (blob, queue and table), private to whoever started it. */
 export interface Azurite {
   /** Account connection string with explicit endpoints, for the well-known public development account. */
   connectionString: string;
   /** `http://127.0.0.1:PORT/devstoreaccount1` */
   tableEndpoint: string;
   blobEndpoint: string;
+  queueEndpoint: string;
   /**
    * Stops Azurite and waits for it to exit. With a `location`, gracefully: Azurite closes its stores, which saves
    * them. In memory, it is killed and its directory deleted. Safe to call twice.
@@ -135,13 +136,14 @@ export async function startAzurite(options: { location?: string } = {}): Promise
   };
 
   try {
-    const { blob, table } = await listeningPorts(child);
+    const { blob, queue, table } = await listeningPorts(child);
     const blobEndpoint = `http://127.0.0.1:${blob}/${ACCOUNT}`;
+    const queueEndpoint = `http://127.0.0.1:${queue}/${ACCOUNT}`;
     const tableEndpoint = `http://127.0.0.1:${table}/${ACCOUNT}`;
     const connectionString =
       `DefaultEndpointsProtocol=http;AccountName=${ACCOUNT};AccountKey=${ACCOUNT_KEY};` +
-      `BlobEndpoint=${blobEndpoint};TableEndpoint=${tableEndpoint};`;
-    return { connectionString, tableEndpoint, blobEndpoint, stop };
+      `BlobEndpoint=${blobEndpoint};QueueEndpoint=${queueEndpoint};TableEndpoint=${tableEndpoint};`;
+    return { connectionString, tableEndpoint, blobEndpoint, queueEndpoint, stop };
   } catch (error) {
     await stop();
     throw error;
@@ -171,11 +173,11 @@ async function waitForPreviousAzurite(location: string): Promise<void> {
   }
 }
 
-/** Reads Azurite's output until both services report their port, or fails with the output so far. */
-function listeningPorts(child: ChildProcess): Promise<{ blob: number; table: number }> {
+/** Reads Azurite's output until the three services report their port, or fails with the output so far. */
+function listeningPorts(child: ChildProcess): Promise<{ blob: number; queue: number; table: number }> {
   return new Promise((resolve, reject) => {
     let output = '';
-    const ports: { blob?: number; table?: number } = {};
+    const ports: { blob?: number; queue?: number; table?: number } = {};
     const finish = (error?: Error) => {
       clearTimeout(timer);
       child.stdout?.off('data', onData);
@@ -186,14 +188,16 @@ function listeningPorts(child: ChildProcess): Promise<{ blob: number; table: num
       child.stdout?.resume();
       child.stderr?.resume();
       if (error) reject(error);
-      else resolve({ blob: ports.blob as number, table: ports.table as number });
+      else resolve({ blob: ports.blob as number, queue: ports.queue as number, table: ports.table as number });
     };
     const onData = (chunk: Buffer) => {
       output += chunk.toString('utf8');
-      for (const match of output.matchAll(/Azurite (Blob|Table) service is successfully listening at \S+:(\d+)/g)) {
-        ports[match[1] === 'Blob' ? 'blob' : 'table'] = Number(match[2]);
+      for (const match of output.matchAll(
+        /Azurite (Blob|Queue|Table) service is successfully listening at \S+:(\d+)/g,
+      )) {
+        ports[(match[1] as string).toLowerCase() as 'blob' | 'queue' | 'table'] = Number(match[2]);
       }
-      if (ports.blob !== undefined && ports.table !== undefined) finish();
+      if (ports.blob !== undefined && ports.queue !== undefined && ports.table !== undefined) finish();
     };
     const onExit = (code: number | null, signal: string | null) =>
       finish(new Error(`Azurite exited before listening (code ${code}, signal ${signal}). Output:\n${output}`));

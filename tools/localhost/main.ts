@@ -1,10 +1,11 @@
 #!/usr/bin/env node
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError } from 'commander';
 import { type Azurite, startAzurite } from './azurite.js';
 import { LocalFanOut } from './localFanOut.js';
+import { queueSettings, startQueueTriggers } from './queues.js';
 import { loadApp, type Registration } from './registrations.js';
 import { createLocalHostServer } from './server.js';
 import { applySettings, localKey, needsEmbeddedStorage, readLocalSettings } from './settings.js';
@@ -30,7 +31,8 @@ const program = new Command()
     `
 Storage: when AzureWebJobsStorage is unset or "UseDevelopmentStorage=true", an embedded Azurite is started on free
 ports and stopped on exit. Event Grid: when EVENTGRID_TOPIC_ENDPOINT is unset, events are delivered in-process to the
-app's Event Grid-triggered functions and listed at GET /admin/events.`,
+app's Event Grid-triggered functions and listed at GET /admin/events. Timer triggers run on their schedules; Storage
+Queue triggers poll their queue as host.json extensions.queues says.`,
   )
   .parse();
 
@@ -92,6 +94,7 @@ server.on('error', async (error: NodeJS.ErrnoException) => {
   process.exit(1);
 });
 let timers: ReturnType<typeof startTimers> | undefined;
+let queues: ReturnType<typeof startQueueTriggers> | undefined;
 server.listen(port, '127.0.0.1', () => {
   const address = server.address();
   const actualPort = typeof address === 'object' && address ? address.port : port;
@@ -101,6 +104,10 @@ server.listen(port, '127.0.0.1', () => {
   for (const { name, schedule, next } of timers.schedules) {
     console.log(`Timer:      ${name} on "${schedule}", next at ${next?.toISOString() ?? 'never'}`);
   }
+  // Queue triggers poll their queues with the package's host.json settings (extensions.queues), as the host does.
+  const hostJson = JSON.parse(readFileSync(join(PACKAGE_ROOT, 'host.json'), 'utf8')) as unknown;
+  queues = startQueueTriggers(registrations, log, queueSettings(hostJson));
+  for (const { name, queue } of queues.served) console.log(`Queue:      ${name} polls queue "${queue}"`);
 });
 
 function printBanner(base: string): void {
@@ -145,11 +152,13 @@ async function shutdown(reason: string): Promise<void> {
   stopping = true;
   console.log(`\n${reason}: stopping…`);
   timers?.stop();
+  const polling = queues?.stop();
   const closed = new Promise<void>((done) => server.close(() => done()));
   server.closeIdleConnections();
   const drain = setTimeout(() => server.closeAllConnections(), DRAIN_MS);
   await closed;
   clearTimeout(drain);
+  await polling;
   await azurite?.stop();
   process.exit(0);
 }
