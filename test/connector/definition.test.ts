@@ -831,7 +831,15 @@ describe('dataverse-bridge connector', () => {
     const program = new Command();
     addConnectorCommand(program);
     const command = program.commands.find((candidate) => candidate.name() === 'connector');
-    expect(command?.options.map((option) => option.long)).toEqual(['--out', '--host', '--check']);
+    expect(command?.options.map((option) => option.long)).toEqual([
+      '--out',
+      '--host',
+      '--check',
+      '--entra-client-id',
+      '--entra-resource-uri',
+      '--entra-tenant-id',
+      '--force',
+    ]);
   });
 });
 
