@@ -8,8 +8,7 @@
  * an aad token (PowerPlatformConnectors certified-connectors/CognitiveServicesQuestionAnswering: a `setheader` policy
  * reading @connectionParameters, no securityDefinitions in its definition).
  */
-import { access, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { access, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import SwaggerParser from '@apidevtools/swagger-parser';
@@ -23,6 +22,7 @@ import {
   PROPERTIES_LINT_RULES,
   type PropertiesLintRule,
 } from '../../tools/connector/lintProperties.js';
+import { capture, inTempDir } from '../helpers/cliOutput.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const CLIENT = '6d81597f-0a3b-4c1e-9f3a-2b7c8d9e0f11';
@@ -31,20 +31,6 @@ const RESOURCE = 'api://0f8e2d4c-1b3a-4e5f-8a7b-9c0d1e2f3a4b';
 const ENTRA = { entraClientId: CLIENT, entraResourceUri: RESOURCE, entraTenantId: TENANT };
 
 type Json = Record<string, unknown>;
-
-function capture() {
-  const chunks: string[] = [];
-  return { write: (chunk: string) => chunks.push(chunk), text: () => chunks.join('') };
-}
-
-async function inTempDir(run: (dir: string) => Promise<void>) {
-  const dir = await mkdtemp(join(tmpdir(), 'multiauth-'));
-  try {
-    await run(dir);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-}
 
 async function committedProperties(): Promise<Json> {
   return JSON.parse(await readFile(join(ROOT, 'connector', 'apiProperties.json'), 'utf8')) as Json;

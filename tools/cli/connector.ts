@@ -122,7 +122,7 @@ Examples:
   dataverse-bridge connector                                  # regenerate connector/apiDefinition.swagger.json
   dataverse-bridge connector --check                          # in CI: fail when the committed file is stale
   dataverse-bridge connector --out /tmp/c --host contoso-bridge.azurewebsites.net   # a copy for one deployment
-  dataverse-bridge connector --out ./my-connector --host contoso-bridge.azurewebsites.net \
+  dataverse-bridge connector --out ./my-connector --host contoso-bridge.azurewebsites.net \\
     --entra-client-id <connector app id> --entra-resource-uri api://<API app id> --entra-tenant-id <tenant id>
                                                               # Function key + Microsoft Entra ID connections
 
