@@ -1,6 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import SwaggerParser from '@apidevtools/swagger-parser';
@@ -23,6 +22,7 @@ import type { DeliveryError, Subscription } from '../../shared/subscriptions/typ
 import { addConnectorCommand, runConnector } from '../../tools/cli/connector.js';
 import { LINT_RULES, type LintRule, lintDefinition } from '../../tools/connector/lint.js';
 import { compileRoute } from '../../tools/localhost/routes.js';
+import { capture, inTempDir } from '../helpers/cliOutput.js';
 import { contextBytes, contextNames } from '../helpers/fixtures.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -770,20 +770,6 @@ describe('lintDefinition', () => {
 });
 
 describe('dataverse-bridge connector', () => {
-  function capture() {
-    const chunks: string[] = [];
-    return { write: (chunk: string) => chunks.push(chunk), text: () => chunks.join('') };
-  }
-
-  async function inTempDir(run: (dir: string) => Promise<void>) {
-    const dir = await mkdtemp(join(tmpdir(), 'connector-'));
-    try {
-      await run(dir);
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
-  }
-
   it('writes the generated definition, then --check finds it up to date', () =>
     inTempDir(async (dir) => {
       const out = capture();
@@ -836,7 +822,15 @@ describe('dataverse-bridge connector', () => {
     const program = new Command();
     addConnectorCommand(program);
     const command = program.commands.find((candidate) => candidate.name() === 'connector');
-    expect(command?.options.map((option) => option.long)).toEqual(['--out', '--host', '--check']);
+    expect(command?.options.map((option) => option.long)).toEqual([
+      '--out',
+      '--host',
+      '--check',
+      '--entra-client-id',
+      '--entra-resource-uri',
+      '--entra-tenant-id',
+      '--force',
+    ]);
   });
 });
 

@@ -4,10 +4,12 @@ import type { Command } from 'commander';
 import { buildDefinition, PLACEHOLDER_HOST, serializeDefinition } from '../../shared/connector/openapi.js';
 import { operations } from '../../shared/connector/operations.js';
 import { lintDefinition } from '../connector/lint.js';
+import { lintApiProperties } from '../connector/lintProperties.js';
+import { type MultiAuthOptions, PROPERTIES_FILE, runMultiAuth, wantsMultiAuth } from './connectorMultiAuth.js';
 import type { Writable } from './output.js';
 
 /** Options of `dataverse-bridge connector`. */
-export interface ConnectorOptions {
+export interface ConnectorOptions extends MultiAuthOptions {
   /** The folder of `apiDefinition.swagger.json` (default `connector`). */
   out?: string;
   host?: string;
@@ -29,6 +31,7 @@ const MAX_LISTED = 20;
  * process.exitCode = await runConnector({ check: true }, process.stdout, process.stderr);
  */
 export async function runConnector(options: ConnectorOptions, out: Writable, err: Writable): Promise<number> {
+  if (wantsMultiAuth(options)) return runMultiAuth(options, out, err);
   const file = join(options.out ?? 'connector', DEFINITION_FILE);
   const generated = buildDefinition(options.host === undefined ? {} : { host: options.host });
   const text = serializeDefinition(generated);
@@ -75,8 +78,10 @@ export async function runConnector(options: ConnectorOptions, out: Writable, err
   const problems = lintDefinition(linted.definition, linted.text);
   for (const problem of problems)
     err.write(`lint: ${problem.path || '(root)'}: ${problem.message} [${problem.rule}]\n`);
-  if (problems.length > 0) {
-    err.write(`${problems.length} lint problem${problems.length === 1 ? '' : 's'}\n`);
+  // With --check, the connection parameters beside the definition are judged too.
+  const count = problems.length + (options.check ? await lintPropertiesBeside(options.out ?? 'connector', err) : 0);
+  if (count > 0) {
+    err.write(`${count} lint problem${count === 1 ? '' : 's'}\n`);
     failed = true;
   }
   return failed ? 1 : 0;
@@ -93,9 +98,20 @@ export function addConnectorCommand(program: Command): void {
       'Write the Power Platform custom connector definition (connector/apiDefinition.swagger.json) generated from ' +
         'the operation declarations, or check that the committed one matches; lint it against the certification rules.',
     )
-    .option('--out <dir>', 'the folder to write apiDefinition.swagger.json in (or to check)', 'connector')
+    .option('--out <dir>', 'the folder to write apiDefinition.swagger.json in (or to check) (default: "connector")')
     .option('--host <host>', `the Function App host name to put in the definition (default ${PLACEHOLDER_HOST})`)
     .option('--check', 'do not write: exit 1 and list the differences when the committed file is not the generated one')
+    .option(
+      '--entra-client-id <guid>',
+      'write a connector with two connection types, Function key and Microsoft Entra ID: the Application (client) ' +
+        "id of the connector's app registration (needs --out and the other two --entra-* options)",
+    )
+    .option(
+      '--entra-resource-uri <uri>',
+      "the API app's Application ID URI (api://… or https://…), the audience of the tokens (BRIDGE_AUTH_AUDIENCE)",
+    )
+    .option('--entra-tenant-id <guid>', 'the Directory (tenant) id of both app registrations (BRIDGE_AUTH_TENANT_ID)')
+    .option('--force', 'with --entra-*: replace apiDefinition.swagger.json and apiProperties.json already in --out')
     .addHelpText(
       'after',
       `
@@ -106,13 +122,42 @@ Examples:
   dataverse-bridge connector                                  # regenerate connector/apiDefinition.swagger.json
   dataverse-bridge connector --check                          # in CI: fail when the committed file is stale
   dataverse-bridge connector --out /tmp/c --host contoso-bridge.azurewebsites.net   # a copy for one deployment
+  dataverse-bridge connector --out ./my-connector --host contoso-bridge.azurewebsites.net \\
+    --entra-client-id <connector app id> --entra-resource-uri api://<API app id> --entra-tenant-id <tenant id>
+                                                              # Function key + Microsoft Entra ID connections
 
 Then import connector/ with "paconn create --api-def apiDefinition.swagger.json --api-prop apiProperties.json"
-or the maker portal's "Import an OpenAPI file" (see connector/README.md).`,
+or the maker portal's "Import an OpenAPI file" (see connector/README.md). The --entra-* files (apiDefinition.swagger.json
+and apiProperties.json with connectionParameterSets) import only with "pac connector create --api-definition-file …
+--api-properties-file …" or paconn: the portal's wizard cannot create a connector with two connection types.`,
     )
     .action(async (options: ConnectorOptions) => {
       process.exitCode = await runConnector(options, process.stdout, process.stderr);
     });
+}
+
+/**
+ * Lints the `apiProperties.json` next to the checked definition, when there is one (a `--out` copy may hold only the
+ * definition). Prints each problem and returns how many there are.
+ */
+async function lintPropertiesBeside(dir: string, err: Writable): Promise<number> {
+  const file = join(dir, PROPERTIES_FILE);
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch {
+    return 0;
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    err.write(`lint: ${file}: the file is not valid JSON [properties-root]\n`);
+    return 1;
+  }
+  const problems = lintApiProperties(parsed);
+  for (const problem of problems) err.write(`lint: ${file}: ${problem.path}: ${problem.message} [${problem.rule}]\n`);
+  return problems.length;
 }
 
 /** Where two JSON values differ, as `path: what` lines (object key order is not compared). */
