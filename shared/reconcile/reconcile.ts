@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import pLimit from 'p-limit';
+import { sameValue } from '../changes/previousValues.js';
 import type { ChangeReader, RowSnapshot } from '../changes/types.js';
 import { isDataverseError } from '../dataverseApi/errors.js';
 import type { ChangePage, DataverseApi, Row, RowChange } from '../dataverseApi/types.js';
@@ -38,8 +39,9 @@ const SNAPSHOT_CONCURRENCY = 16;
  * One reconciliation run over `tables`: for each, follows Dataverse change tracking from the saved delta link (or
  * starts a full pass: the first run, or an expired token), compares every changed row with the bridge's snapshot,
  * and publishes through the pipeline only the gaps:
- * - a row the bridge never saw (`Create`) or whose snapshot is older than the row's `modifiedon` (`Update`), with
- *   every column the row has;
+ * - a row the bridge never saw (`Create`), or whose snapshot is older than the row's `modifiedon` or holds a column
+ *   whose value differs from the row's (`Update`: an earlier change was lost, a later one arrived), with every
+ *   column the row has;
  * - a deleted row the bridge still holds (`Delete`).
  * Each such event is marked as reconciliation (`bridgeorigin: reconciliation`, `initiatingUserAgent`) and keyed by
  * table, row id and row version, so a second pass, a redelivery or a concurrent run never publishes it twice.
@@ -231,7 +233,13 @@ class TableReconciliation {
       );
     }
     const modifiedOn = modifiedOnOf(change.row);
-    if (snapshot !== undefined && modifiedOn !== undefined && !olderThan(snapshot.updatedAt, modifiedOn)) {
+    const attributes = rowAttributes(change.row);
+    if (
+      snapshot !== undefined &&
+      modifiedOn !== undefined &&
+      !olderThan(snapshot.updatedAt, modifiedOn) &&
+      !holdsStaleValue(snapshot, attributes)
+    ) {
       return undefined;
     }
     const version = rowVersion(change.row) ?? modifiedOn ?? 'unversioned';
@@ -244,7 +252,7 @@ class TableReconciliation {
         // Without `modifiedon` the row is dated by its snapshot (or not at all); the version keeps the key stable.
         operationCreatedOn: modifiedOn ?? new Date(0).toISOString(),
         message: snapshot === undefined || snapshot.deleted ? 'Create' : 'Update',
-        attributes: rowAttributes(change.row),
+        attributes,
       }),
     );
   }
@@ -256,6 +264,24 @@ class TableReconciliation {
       transport: { contentType: 'application/json' },
     };
   }
+}
+
+/**
+ * Whether the snapshot holds a column whose value is not the row's: the snapshot is as new as the row by time, yet an
+ * earlier change to that column never reached the bridge (lost, then a later change of other columns arrived).
+ * Only columns both sides have are compared: events carry the columns the caller set (and the step's images), while
+ * the row has every column. Values compare as Dataverse means them (`sameValue`); the Web API writes a multi-select
+ * choice as `"1,2"` where the context has `[1, 2]`.
+ */
+function holdsStaleValue(snapshot: RowSnapshot, row: Readonly<Record<string, unknown>>): boolean {
+  return Object.entries(snapshot.attributes).some(
+    ([column, value]) => column in row && !sameValue(value, multiSelectAsArray(row[column], value)),
+  );
+}
+
+function multiSelectAsArray(rowValue: unknown, snapshotValue: unknown): unknown {
+  if (typeof rowValue !== 'string' || !Array.isArray(snapshotValue) || !/^\d+(,\d+)*$/.test(rowValue)) return rowValue;
+  return rowValue.split(',').map(Number);
 }
 
 /** The row's `modifiedon` as ISO 8601 UTC, when the table has it. */
