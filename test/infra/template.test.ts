@@ -412,9 +412,11 @@ if (!infra.compiled) {
       const file = JSON.parse(readFileSync(join(REPO_ROOT, 'infra', 'main.parameters.json'), 'utf8')) as {
         parameters: Record<string, { value: string }>;
       };
-      expect(file.parameters.authTenantId?.value).toBe('${BRIDGE_AUTH_TENANT_ID}');
-      expect(file.parameters.authAudience?.value).toBe('${BRIDGE_AUTH_AUDIENCE}');
-      expect(file.parameters.dataverseAppOperations?.value).toBe('${BRIDGE_DATAVERSE_APP_OPERATIONS=false}');
+      // azd substitutes these from the environment (`azd env set`); they are azd's syntax, not JavaScript templates.
+      const azd = (name: string): string => `\${${name}}`;
+      expect(file.parameters.authTenantId?.value).toBe(azd('BRIDGE_AUTH_TENANT_ID'));
+      expect(file.parameters.authAudience?.value).toBe(azd('BRIDGE_AUTH_AUDIENCE'));
+      expect(file.parameters.dataverseAppOperations?.value).toBe(azd('BRIDGE_DATAVERSE_APP_OPERATIONS=false'));
       const configured = appSettingsOf(
         deploy({
           dataverseUrl: 'https://contoso.crm.dynamics.com',

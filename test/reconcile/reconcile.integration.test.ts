@@ -94,8 +94,7 @@ async function world(options: { pageSize?: number } = {}): Promise<World> {
   const post = async (message: string, id: string, drop: boolean | undefined, only?: string[]) => {
     if (drop) return;
     const whole = dataverse.row(TABLE, id);
-    const row =
-      whole && only ? Object.fromEntries(Object.entries(whole).filter(([key]) => only.includes(key))) : whole;
+    const row = whole && only ? Object.fromEntries(Object.entries(whole).filter(([key]) => only.includes(key))) : whole;
     const at = message === 'Delete' ? clock : Date.parse(String(whole?.modifiedon));
     const context = {
       MessageName: message,
