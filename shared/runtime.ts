@@ -167,18 +167,21 @@ export function getHoldQueue(): Promise<HoldQueue> {
 
 /**
  * What `verifyHeld` needs: the pipeline (its publish path), the app's Dataverse client (none when `DATAVERSE_URL` is
- * unset), the verification queue and the `BRIDGE_VERIFY_*` settings.
+ * unset), the row snapshots (a Delete seen after the operation), the verification queue and the `BRIDGE_VERIFY_*`
+ * settings.
  */
 export async function getVerifyDeps(): Promise<VerifyDeps> {
   const { verify, dataverse: configured } = getConfig();
-  const [ingest, api, queue] = await Promise.all([
+  const [ingest, api, queue, rows] = await Promise.all([
     getIngestDeps(),
     configured ? getDataverseApi() : undefined,
     getHoldQueue(),
+    getChangeStore(),
   ]);
   return {
     ingest,
     ...(api ? { api } : {}),
+    rows,
     queue,
     delaySeconds: verify.delaySeconds,
     windowSeconds: verify.windowSeconds,

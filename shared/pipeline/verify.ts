@@ -4,6 +4,7 @@
  * the job `rolledBack` when it never showed within the window, and checks again later otherwise.
  */
 import { createHash } from 'node:crypto';
+import type { ChangeReader } from '../changes/types.js';
 import { readContext } from '../dataverse/readContext.js';
 import type { NormalizedContext } from '../dataverse/types.js';
 import { isDataverseError } from '../dataverseApi/errors.js';
@@ -22,6 +23,11 @@ export interface VerifyDeps {
    * without a check, as every synchronous context is without Dataverse.
    */
   api?: DataverseApi;
+  /**
+   * The bridge's row snapshots (kept by `projectChanges`): a row that is gone but whose Delete the bridge saw, dated
+   * after the operation, existed after it, so the operation committed.
+   */
+  rows?: Pick<ChangeReader, 'getRow'>;
   queue: HoldQueue;
   /** `BRIDGE_VERIFY_DELAY_SECONDS`: the first check's delay, and the base of the back-off between checks. */
   delaySeconds: number;
@@ -68,13 +74,20 @@ const ROW_WRITES = new Set(['update', 'assign', 'setstate', 'setstatedynamicenti
  *   `operationCreatedOn`, compared at whole seconds, because Dataverse keeps `modifiedon` to the second (a table
  *   without `modifiedon`: the row exists);
  * - any other message about a row (`Associate`, a bound custom API, …): the row exists; what such a message changed
- *   cannot be seen, so a rolled-back one on a row that still exists is published.
+ *   cannot be seen, so a rolled-back one on a row that still exists is published;
+ * - for every message but `Delete`, a row that is gone counts as committed when the bridge's snapshot of it (`rows`)
+ *   is a tombstone dated at or after the operation: the row existed after the operation, and a later Delete (in the
+ *   same few seconds, say) removed it. Without that Delete seen, a gone row is "not yet", then rolled back.
  * Contexts without a row are never held (`needsHold`). Dataverse errors are thrown (a missing row is not an error).
  *
  * @example
  * await operationCommitted(context, api); // { committed: true, reason: 'the contact row exists' }
  */
-export async function operationCommitted(context: NormalizedContext, api: DataverseApi): Promise<Verdict> {
+export async function operationCommitted(
+  context: NormalizedContext,
+  api: DataverseApi,
+  rows?: Pick<ChangeReader, 'getRow'>,
+): Promise<Verdict> {
   const table = context.primaryEntityName;
   const id = context.primaryEntityId;
   const message = context.messageName.toLowerCase();
@@ -94,10 +107,18 @@ export async function operationCommitted(context: NormalizedContext, api: Datave
       ? { committed: false, reason: `the ${table} row still exists` }
       : { committed: true, reason: `the ${table} row is gone` };
   }
-  if (!row) return { committed: false, reason: `the ${table} row does not exist` };
+  const operation = Date.parse(context.operationCreatedOn ?? '');
+  if (!row) {
+    const deletedAt = await deletedSince(table, id, operation, rows);
+    return deletedAt
+      ? {
+          committed: true,
+          reason: `the ${table} row is gone, deleted at ${deletedAt} (a Delete the bridge received), after the operation`,
+        }
+      : { committed: false, reason: `the ${table} row does not exist` };
+  }
   if (!compareModifiedOn) return { committed: true, reason: `the ${table} row exists` };
   const modifiedOn = Date.parse(String(row.modifiedon ?? ''));
-  const operation = Date.parse(context.operationCreatedOn ?? '');
   if (Number.isNaN(operation)) return { committed: true, reason: `the ${table} row exists (no operation time)` };
   if (Number.isNaN(modifiedOn)) return { committed: false, reason: `the ${table} row has no modifiedon` };
   // modifiedon is whole seconds: an operation at 12:00:00.700 that committed shows as 12:00:00.
@@ -108,6 +129,18 @@ export async function operationCommitted(context: NormalizedContext, api: Datave
         committed: false,
         reason: `the ${table} row was last modified at ${new Date(modifiedOn).toISOString()}, before the operation (${context.operationCreatedOn})`,
       };
+}
+
+/** When the bridge's snapshot of the row is a tombstone dated at or after `operation`: the Delete's time. */
+async function deletedSince(
+  table: string,
+  id: string,
+  operation: number,
+  rows: Pick<ChangeReader, 'getRow'> | undefined,
+): Promise<string | undefined> {
+  if (!rows || Number.isNaN(operation)) return undefined;
+  const snapshot = await rows.getRow(table, id);
+  return snapshot?.deleted && Date.parse(snapshot.updatedAt) >= operation ? snapshot.updatedAt : undefined;
 }
 
 /**
@@ -153,11 +186,14 @@ export async function verifyHeld(check: HoldCheck, deps: VerifyDeps): Promise<Ve
     } else if (job.verifiedAt === undefined && deps.api) {
       let verdict: Verdict;
       try {
-        verdict = await operationCommitted(context, deps.api);
+        verdict = await operationCommitted(context, deps.api, deps.rows);
       } catch (error) {
-        // Unavailable, throttled, or refusing the app: never a reason to call the operation rolled back.
-        const reason = isDataverseError(error) ? `${error.code}: ${error.message}` : (error as Error).message;
-        await note(deps, job, { code: 'VerificationPending', message: `Dataverse could not be asked: ${reason}` });
+        // Unavailable, throttled, or refusing the app (or the snapshot unreadable): never a reason to call the
+        // operation rolled back.
+        const reason = isDataverseError(error)
+          ? `Dataverse could not be asked: ${error.code}: ${error.message}`
+          : `the check could not be made: ${(error as Error).message}`;
+        await note(deps, job, { code: 'VerificationPending', message: reason });
         return requeue(deps, check, 'retrying', reason, MAX_RETRY_INTERVAL_SECONDS);
       }
       if (!verdict.committed) {

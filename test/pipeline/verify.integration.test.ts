@@ -6,6 +6,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { QueueServiceClient } from '@azure/storage-queue';
 import { afterEach, describe, expect, it } from 'vitest';
+import { projectChange } from '../../shared/changes/projectChanges.js';
 import { replayJob } from '../../shared/connector/replay.js';
 import { readContext } from '../../shared/dataverse/readContext.js';
 import type { WebApiClient } from '../../shared/dataverseApi/webApiClient.js';
@@ -20,7 +21,7 @@ import type { DataverseDouble } from '../doubles/dataverse.js';
 import { testAzurite } from '../helpers/azurite.js';
 import { dataContractJson, entity, kv, rawContext, reference, typed } from '../helpers/contexts.js';
 import { doubleClient, startContactDouble } from '../helpers/heldContexts.js';
-import { type PipelineHarness, queueMessage, startPipeline } from '../helpers/pipeline.js';
+import { freshChangeStore, type PipelineHarness, queueMessage, startPipeline } from '../helpers/pipeline.js';
 
 const azurite = testAzurite();
 const WINDOW = 60;
@@ -232,6 +233,65 @@ describe('a synchronous context is held until Dataverse shows its operation comm
     const held = await post(w, syncContext('Update', id, w.clock.now + 5_000));
     w.clock.now += (WINDOW + 10) * 1000;
     expect(await verifyHeld({ jobId: held.jobId, check: 0 }, w.verify)).toMatchObject({ status: 'rolledBack' });
+    expect(published(w)).toEqual([]);
+  });
+
+  it('Create (or Update) whose row a later Delete removed before the check: published once the bridge has that Delete', async () => {
+    const w = await world();
+    const store = freshChangeStore(azurite);
+    const verify: VerifyDeps = { ...w.verify, rows: store };
+    const project = async (eventId: string) => {
+      const event = w.pipeline.receiver.events.find((e) => (e as { id: unknown }).id === eventId);
+      expect(await projectChange(event, { store })).toMatchObject({ status: 'projected', row: 'updated' });
+    };
+    // A row created, updated and deleted within a second or two, all by synchronous steps: Dataverse never shows it
+    // to the checks of the Create and the Update.
+    const id = randomUUID();
+    const created = await post(w, syncContext('Create', id, w.clock.now));
+    const updated = await post(w, syncContext('Update', id, w.clock.now + 400));
+    const deleted = await post(w, syncContext('Delete', id, w.clock.now + 900));
+    expect([created.status, updated.status, deleted.status]).toEqual(['held', 'held', 'held']);
+
+    w.clock.now += 2_000;
+    // Until the bridge has the Delete, a gone row is "not yet".
+    expect(await verifyHeld({ jobId: created.jobId, check: 0 }, verify)).toMatchObject({
+      status: 'waiting',
+      reason: 'the contact row does not exist',
+    });
+    expect(await verifyHeld({ jobId: deleted.jobId, check: 0 }, verify)).toMatchObject({ status: 'published' });
+    await project(eventIdFor(deleted.jobId));
+
+    expect(await verifyHeld({ jobId: created.jobId, check: 1 }, verify)).toMatchObject({ status: 'published' });
+    expect(await verifyHeld({ jobId: updated.jobId, check: 0 }, verify)).toMatchObject({ status: 'published' });
+    expect(published(w).sort()).toEqual([created, updated, deleted].map((o) => eventIdFor(o.jobId)).sort());
+    expect(await w.deps.jobs.get(created.jobId)).toMatchObject({ status: 'published', verifiedAt: expect.any(String) });
+
+    // A Delete dated before the operation says nothing about it: a Create of a row deleted earlier (its id reused)
+    // that never showed is still rolled back at the end of the window.
+    const reused = await post(w, syncContext('Create', id, w.clock.now));
+    w.clock.now += (WINDOW + 1) * 1000;
+    expect(await verifyHeld({ jobId: reused.jobId, check: 0 }, verify)).toMatchObject({
+      status: 'rolledBack',
+      reason: 'the contact row does not exist',
+    });
+  });
+
+  it('the snapshot unreadable while the row is gone: the check is retried, not rolled back', async () => {
+    const w = await world();
+    const failing = {
+      getRow: async () => {
+        throw new StorageUnavailableError('read row', 'table bridgerows');
+      },
+    };
+    const held = await post(w, syncContext('Create', randomUUID(), w.clock.now));
+    w.clock.now += (WINDOW + 1) * 1000;
+    expect(await verifyHeld({ jobId: held.jobId, check: 0 }, { ...w.verify, rows: failing })).toMatchObject({
+      status: 'retrying',
+    });
+    expect(await w.deps.jobs.get(held.jobId)).toMatchObject({
+      status: 'held',
+      error: { code: 'VerificationPending', message: expect.stringContaining('the check could not be made') },
+    });
     expect(published(w)).toEqual([]);
   });
 
