@@ -1,6 +1,6 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { APP_DIR } from '../../tools/bundle/bundle.js';
+import { APP_DIR, ENTRY_FILE } from '../../tools/bundle/bundle.js';
 import { REPO_ROOT } from '../helpers/localHost.js';
 
 /** The compiled loader of the local host (`loadApp`, standing in for the Functions host): cold starts load apps with it. */
@@ -14,17 +14,16 @@ export class MissingBuildError extends Error {
 }
 
 /**
- * Throws {@link MissingBuildError} unless `dist/` holds the compiled loader and the bundled function entry points.
+ * Throws {@link MissingBuildError} unless `dist/` holds the compiled loader and the bundle's entry file.
  * The cold-start and package-size figures are about the package that ships; building here would hide a stale or
  * broken build.
  */
 export function requireBuild(root: string = REPO_ROOT): void {
   const loader = join(root, 'dist', 'tools', 'localhost', 'registrations.js');
-  const functions = join(root, APP_DIR, 'functions');
-  const hasFunctions = existsSync(functions) && readdirSync(functions).some((name) => name.endsWith('.js'));
-  if (!existsSync(loader) || !hasFunctions) {
+  const entry = join(root, APP_DIR, ENTRY_FILE);
+  if (!existsSync(loader) || !existsSync(entry)) {
     throw new MissingBuildError(
-      `The built app is missing (${relative(root, existsSync(loader) ? functions : loader)}). ` +
+      `The built app is missing (${relative(root, existsSync(loader) ? entry : loader)}). ` +
         'Run "npm run build" first: the benchmark measures dist/ and builds nothing itself.',
     );
   }

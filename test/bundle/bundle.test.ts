@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { basename, dirname, join, relative, sep } from 'node:path';
+import { dirname, join, relative, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Metafile } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -37,17 +37,21 @@ function packageOf(input: string): string | undefined {
 }
 
 describe('the deployment package (dist/app)', () => {
-  it('holds host.json, a package.json for the host, one entry file per function file, their chunks and the notices', async () => {
+  it('holds host.json, a package.json for the host, one entry file for every function, its chunks and the notices', async () => {
     const files = await filesUnder(APP_PACKAGE);
     const unexpected = files.filter(
-      (file) =>
-        !/^(host\.json|package\.json|THIRD-PARTY-NOTICES\.txt|functions\/\w+\.js|chunks\/[\w-]+\.js)$/.test(file),
+      (file) => !/^(host\.json|package\.json|THIRD-PARTY-NOTICES\.txt|index\.js|chunks\/[\w-]+\.js)$/.test(file),
     );
     expect(unexpected).toEqual([]);
+    expect(files).toContain('index.js');
+    // Every function file went into the one entry file (the metafile says which inputs each output holds).
+    const metafile = JSON.parse(read(REPO_ROOT, METAFILE)) as Metafile;
     const sources = (await readdir(join(REPO_ROOT, 'functions'))).filter((f) => f.endsWith('.ts')).sort();
-    expect(files.filter((f) => f.startsWith('functions/'))).toEqual(
-      sources.map((f) => `functions/${basename(f, '.ts')}.js`),
-    );
+    expect(
+      Object.keys(metafile.outputs[`${APP_DIR.split(sep).join('/')}/index.js`]?.inputs ?? {})
+        .filter((input) => input.startsWith('functions/'))
+        .sort(),
+    ).toEqual(sources.map((f) => `functions/${f}`));
     expect(read(APP_PACKAGE, 'host.json')).toBe(read(REPO_ROOT, 'host.json'));
     const root = JSON.parse(read(REPO_ROOT, 'package.json'));
     // Who the app is and where its entry points are; no dependencies or scripts for anything to install or run.
@@ -58,13 +62,13 @@ describe('the deployment package (dist/app)', () => {
       license: 'MIT',
       private: true,
       type: 'module',
-      main: 'functions/*.js',
+      main: 'index.js',
       engines: { node: '>=20' },
     });
-    // The repository's main names the same files, for a Functions host started at its root.
-    expect(root.main).toBe(`${APP_DIR.split(sep).join('/')}/functions/*.js`);
+    // The repository's main names the same file, for a Functions host started at its root.
+    expect(root.main).toBe(`${APP_DIR.split(sep).join('/')}/index.js`);
     const fromRoot = (await entryPoints(REPO_ROOT)).map((file) => relative(APP_PACKAGE, file).split(sep).join('/'));
-    expect(fromRoot).toEqual(files.filter((f) => f.startsWith('functions/')));
+    expect(fromRoot).toEqual(['index.js']);
   });
 
   it('is what azd deploys: azure.yaml zips dist/app, built here', () => {
@@ -162,9 +166,10 @@ describe('the deployment package (dist/app)', () => {
           if (kind === 'import-statement' && !external) visit(path);
         }
       };
-      for (const [output, { entryPoint }] of Object.entries(metafile.outputs)) {
-        if (entryPoint?.startsWith('functions/')) visit(output);
-      }
+      visit(`${APP_DIR.split(sep).join('/')}/index.js`);
+      // One entry file, and the few chunks it shares with the handler modules: what a cold start reads.
+      expect(startUp.size).toBeGreaterThan(1);
+      expect(startUp.size).toBeLessThan(16);
       const loadedAtStartUp = new Set(
         [...startUp].flatMap((output) => Object.keys(metafile.outputs[output]?.inputs ?? {}).map(packageOf)),
       );
@@ -247,17 +252,19 @@ describe('bundleApp', () => {
         name: 'demo',
         version: '1.2.3',
         type: 'module',
-        main: 'dist/app/functions/*.js',
+        main: 'dist/app/index.js',
         scripts: { build: 'tsc' },
         dependencies: { ajv: '^8' },
         engines: { node: '>=20' },
       }),
       'host.json': '{"version":"2.0"}\n',
+      // Registers itself when imported, as a function file does with app.http.
       'functions/hello.ts': [
         'export async function hello(): Promise<string> {',
         "  const { fail } = await import('../lib/fail.js');",
         '  return fail();',
         '}',
+        '(globalThis as { hello?: () => Promise<string> }).hello = hello;',
       ].join('\n'),
       'lib/fail.ts': "export function fail(): string {\n  throw new Error('failed on purpose');\n}\n",
     };
@@ -277,8 +284,8 @@ describe('bundleApp', () => {
         ...flags,
         '--input-type=module',
         '-e',
-        `const { hello } = await import(${JSON.stringify(pathToFileURL(join(root, APP_DIR, 'functions', 'hello.js')).href)});
-         await hello().catch((error) => console.log(error.stack));`,
+        `await import(${JSON.stringify(pathToFileURL(join(root, APP_DIR, 'index.js')).href)});
+         await globalThis.hello().catch((error) => console.log(error.stack));`,
       ],
       { encoding: 'utf8', timeout: 30_000 },
     );
@@ -289,8 +296,8 @@ describe('bundleApp', () => {
     expect(result.files.filter((file) => !file.startsWith('chunks/chunk-'))).toEqual([
       'THIRD-PARTY-NOTICES.txt',
       expect.stringMatching(/^chunks\/fail-\w+\.js$/),
-      'functions/hello.js',
       'host.json',
+      'index.js',
       'package.json',
     ]);
     const maps = await filesUnder(join(root, SOURCEMAP_DIR));
@@ -300,7 +307,7 @@ describe('bundleApp', () => {
       name: 'demo',
       version: '1.2.3',
       type: 'module',
-      main: 'functions/*.js',
+      main: 'index.js',
       engines: { node: '>=20' },
     });
     const run = runHello('--enable-source-maps');
@@ -313,7 +320,7 @@ describe('bundleApp', () => {
     const result = await bundleApp({ root });
     expect(result.sourcemapDir).toBeUndefined();
     expect(existsSync(join(root, SOURCEMAP_DIR))).toBe(false);
-    expect(await readFile(join(root, APP_DIR, 'functions', 'hello.js'), 'utf8')).not.toContain('sourceMappingURL');
+    expect(await readFile(join(root, APP_DIR, 'index.js'), 'utf8')).not.toContain('sourceMappingURL');
     const run = runHello('--enable-source-maps');
     expect(run.stdout).toContain('failed on purpose');
     expect(run.stdout).not.toContain('fail.ts');
