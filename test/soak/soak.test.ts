@@ -66,6 +66,10 @@ describe('npm run soak, small: every fault class at once', () => {
     expect(Object.values(report.eventGrid.faults).reduce((a, b) => a + b, 0)).toBeGreaterThan(0);
     expect(report.hostErrors).toEqual([]);
     expect(report.latencyMs.p50).toBeLessThanOrEqual(report.latencyMs.p99);
+    // Synchronous contexts were held, checked against the double, and every one published.
+    expect(report.hold?.contexts).toBeGreaterThan(0);
+    expect(report.hold?.rolledBack).toEqual([]);
+    expect(report.hold?.unsettled).toBe(0);
     expect(formatReport(report).at(-1)).toBe('OK: nothing lost, nothing duplicated, every row converged.');
   }, 300_000);
 });
@@ -319,6 +323,13 @@ describe('judging a soak run', () => {
     expect(formatReport(failed)).toContain('  e.g. account/b: name: "A" in the bridge, "B" in Dataverse');
     const none = judge({ ...run, reconciliation: { ...reconciliation, run: undefined, failedRuns: 10 } });
     expect(none.failures).toContain('no reconciliation run succeeded (10 failed)');
+
+    // Every synchronous context committed: one recorded rolledBack fails the run.
+    const held = judge({ ...run, hold: { contexts: 3, replayed: 1, unsettled: 0, rolledBack: [] } });
+    expect(held.failures).toEqual([]);
+    expect(formatReport(held).join('\n')).toContain('held                 3 synchronous contexts');
+    const rolledBack = judge({ ...run, hold: { contexts: 3, replayed: 0, unsettled: 0, rolledBack: ['op-a'] } });
+    expect(rolledBack.failures).toEqual(['1 synchronous context(s) recorded rolledBack, though they committed']);
   });
 
   it('takes nearest-rank percentiles', () => {
