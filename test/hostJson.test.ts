@@ -1,5 +1,5 @@
-import { readdirSync, readFileSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join, relative, sep } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { entryPoints } from '../tools/localhost/registrations.js';
 import { REPO_ROOT } from './helpers/localHost.js';
@@ -31,13 +31,22 @@ describe('the app as the real Functions host sees it', () => {
     expect(host.extensions.http.routePrefix).toBe('api');
   });
 
-  it('finds one compiled entry point per function file through package.json main', async () => {
-    const compiled = (await entryPoints(REPO_ROOT)).map((file) => basename(file));
+  it('finds, through package.json main, the one compiled entry file, which bundles every function file', async () => {
+    const compiled = await entryPoints(REPO_ROOT);
+    expect(compiled.map((file) => relative(REPO_ROOT, file).split(sep).join('/'))).toEqual(['dist/app/index.js']);
+    expect(existsSync(compiled[0] as string)).toBe(true);
     const sources = readdirSync(join(REPO_ROOT, 'functions'))
       .filter((file) => file.endsWith('.ts'))
-      .map((file) => file.replace(/\.ts$/, '.js'))
+      .map((file) => `functions/${file}`)
       .sort();
-    expect(sources).toContain('projectChanges.js');
-    expect(compiled.sort()).toEqual(sources);
+    expect(sources).toContain('functions/projectChanges.ts');
+    // esbuild's metafile of that build: which sources went into the entry file.
+    const metafile = JSON.parse(readFileSync(join(REPO_ROOT, 'dist', 'app-meta.json'), 'utf8')) as {
+      outputs: Record<string, { inputs: Record<string, unknown> }>;
+    };
+    const bundled = Object.keys(metafile.outputs['dist/app/index.js']?.inputs ?? {}).filter((input) =>
+      input.startsWith('functions/'),
+    );
+    expect(bundled.sort()).toEqual(sources);
   });
 });
