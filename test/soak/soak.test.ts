@@ -191,11 +191,15 @@ describe('judging a soak run', () => {
         },
         rejected: [],
         hostOutput: 'POST /api/jobs 500 3 ms\n',
+        unfinished: { 'op-b': 'job 0123 failed: EventGridUnavailable: down', 'op-z': 'job 4567 received' },
       }),
     );
     expect(report.ok).toBe(false);
     expect(report.lost).toBe(1);
     expect(report.lostContexts).toEqual(['op-b']);
+    // The job the app kept for the lost context, to look into it (only for lost ones).
+    expect(report.lostJobs).toEqual({ 'op-b': 'job 0123 failed: EventGridUnavailable: down' });
+    expect(formatReport(report)).toContain('  e.g. context op-b: job 0123 failed: EventGridUnavailable: down');
     expect(report.duplicatesPublished).toBe(1);
     expect(report.underTwoIds).toEqual([{ operationId: 'op-a', eventIds: ['ev-a', 'ev-a2'] }]);
     expect(formatReport(report)).toContain('  e.g. context op-a: events ev-a, ev-a2');

@@ -113,6 +113,8 @@ export interface SoakReport {
   lost: number;
   /** The OperationIds of the contexts lost. */
   lostContexts: string[];
+  /** For a lost context whose job the app kept (failed, received or held): its status and error, to look into it. */
+  lostJobs?: Record<string, string>;
   /** Rejected jobs, as the app recorded them (GET /api/jobs?status=rejected). */
   rejected: { jobId: string; source: string; code: string; message: string; rawSha256?: string }[];
   /** Bad inputs by the code the README documents for them, against the rejected jobs by code. */
@@ -164,9 +166,9 @@ export interface ReconciliationReport {
 export interface HoldReport {
   /** Synchronous contexts sent (each held, then checked against the double). */
   contexts: number;
-  /** Held jobs sent another check with ReplayJob after a crash hid theirs (see settleHeld). */
+  /** Jobs still held, or verified but not yet released, replayed with ReplayJob (see settleHeld). */
   replayed: number;
-  /** Jobs still held when the soak gave up waiting: must be 0. */
+  /** Jobs still held (or verified and failed) when the soak gave up waiting: must be 0. */
   unsettled: number;
   /** The OperationIds of the jobs recorded `rolledBack`: every one committed, so must be none. */
   rolledBack: string[];
@@ -446,6 +448,15 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     }
     storageFaultRate = 0;
     const rejected = await rejectedJobs(host);
+    // What became of the contexts never published, when the app kept a job for them.
+    const unfinished: Record<string, string> = {};
+    for (const status of ['failed', 'received', 'held']) {
+      for (const job of await jobsWithStatus(host, status)) {
+        if (job.operationId)
+          unfinished[job.operationId] =
+            `job ${job.id} ${status}${job.error ? `: ${job.error.code}: ${job.error.message}` : ''}`;
+      }
+    }
     if (hold) {
       hold.rolledBack = (await jobsWithStatus(host, 'rolledBack')).map((job) => job.operationId ?? job.id);
       hold.contexts = items.filter(
@@ -476,6 +487,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       hostOutput: host.output(),
       ...(reconciliation ? { reconciliation } : {}),
       ...(hold ? { hold } : {}),
+      unfinished,
     });
   } finally {
     await host?.stop();
@@ -619,6 +631,8 @@ interface ListedJob {
   id: string;
   source: string;
   operationId?: string;
+  /** When a held job's check found its operation committed. */
+  verifiedAt?: string;
   error?: { code: string; message: string };
   raw?: { sha256: string };
 }
@@ -650,25 +664,45 @@ async function rejectedJobs(host: CrashingHost): Promise<SoakReport['rejected']>
 }
 
 /**
- * Waits until no job is `held`. A crash leaves the checks its process had taken from the verification queue
- * invisible for 10 minutes (the Functions host's visibility timeout while a function runs, as in Azure); rather than
+ * Waits until no synchronous context waits for its check or its release: no job `held`, none `received` (being
+ * released, after the senders stopped nothing else claims a job), and none `failed` after its check passed (`verifiedAt`: Event Grid or storage failed the release, and the check message was sent again with
+ * the back-off, up to 5 minutes). A crash leaves the checks its process had taken from the verification queue
+ * invisible for 10 minutes (the Functions host's visibility timeout while a function runs, as in Azure). Rather than
  * wait that long, the soak does what the troubleshooting guide tells an operator to do with a job held too long:
- * `ReplayJob` sends it another check. Held jobs still there {@link HELD_STUCK_MS} after the sending ended (and every
- * as long after) are replayed, and counted.
+ * `ReplayJob` (another check for a held job; the publish, without a new check, for a verified one). Such jobs still
+ * there {@link HELD_STUCK_MS} after the sending ended (and every as long after) are replayed, and counted. A failed
+ * job that was never verified is not touched: it is a delivery the senders gave up, which must count as lost.
  */
 async function settleHeld(host: CrashingHost, progress: (line: string) => void): Promise<HoldReport> {
   const started = performance.now();
   let lastReplay = started;
   let replayed = 0;
-  for (;;) {
-    const held = await jobsWithStatus(host, 'held').catch(() => undefined);
-    if (held?.length === 0) return { contexts: 0, replayed, unsettled: 0, rolledBack: [] };
-    if (held && performance.now() - started > HELD_TIMEOUT_MS) {
-      return { contexts: 0, replayed, unsettled: held.length, rolledBack: [] };
+  const waiting = async (): Promise<Array<ListedJob & { releasing?: true }> | undefined> => {
+    try {
+      const held = await jobsWithStatus(host, 'held');
+      // Being released right now (or left so by a storage fault until its lease runs out and its check comes back).
+      const releasing = await jobsWithStatus(host, 'received');
+      const released = (await jobsWithStatus(host, 'failed')).filter((job) => job.verifiedAt !== undefined);
+      return [...held, ...releasing.map((job) => ({ ...job, releasing: true })), ...released];
+    } catch {
+      return undefined; // the host is restarting or storage faulted: ask again
     }
-    if (held && performance.now() - lastReplay > HELD_STUCK_MS) {
-      progress(`  ${held.length} job(s) still held: ReplayJob sends each another check`);
-      for (const job of held) {
+  };
+  for (;;) {
+    const jobs = await waiting();
+    if (jobs?.length === 0) return { contexts: 0, replayed, unsettled: 0, rolledBack: [] };
+    if (jobs && performance.now() - started > HELD_TIMEOUT_MS) {
+      return { contexts: 0, replayed, unsettled: jobs.length, rolledBack: [] };
+    }
+    if (jobs && performance.now() - lastReplay > HELD_STUCK_MS) {
+      const listed = jobs
+        .slice(0, 3)
+        .map((job) => `${job.id} ${'releasing' in job ? 'received' : job.verifiedAt ? 'failed' : 'held'}`)
+        .join(', ');
+      progress(`  ${jobs.length} job(s) still held or waiting for their release (${listed}): ReplayJob for each`);
+      for (const job of jobs) {
+        // A job being processed cannot be replayed: its own check or release finishes it.
+        if ('releasing' in job) continue;
         const response = await host.request(`/api/jobs/${job.id}/replay`, { method: 'POST' }).catch(() => undefined);
         if (response?.status === 200) replayed++;
         await response?.body?.cancel();
@@ -711,6 +745,8 @@ export interface Observed {
     reconciled: ReadonlyMap<string, ReadonlyMap<string, number>>;
   };
   hold?: HoldReport;
+  /** By OperationId: the jobs the app left failed, received or held at the end (status and error). */
+  unfinished?: Readonly<Record<string, string>>;
 }
 
 /** Counts what was published and delivered per context against what was sent, and says whether the run passed. */
@@ -845,6 +881,13 @@ export function judge(run: Observed): SoakReport {
     underTwoIds,
     lost,
     lostContexts,
+    ...(lostContexts.some((id) => run.unfinished?.[id])
+      ? {
+          lostJobs: Object.fromEntries(
+            lostContexts.flatMap((id) => (run.unfinished?.[id] ? [[id, run.unfinished[id]]] : [])),
+          ),
+        }
+      : {}),
     rejected: run.rejected,
     rejectedByCode,
     redrives: run.redrives,
@@ -932,7 +975,12 @@ export function formatReport(report: SoakReport): string[] {
       .slice(0, 5)
       .map((row) => `  e.g. context ${row.operationId}: event ${row.eventId} accepted ×${row.accepted}`),
     `lost                 ${n(report.lost)}`,
-    ...report.lostContexts.slice(0, 5).map((operationId) => `  e.g. context ${operationId}`),
+    ...report.lostContexts
+      .slice(0, 5)
+      .map(
+        (operationId) =>
+          `  e.g. context ${operationId}${report.lostJobs?.[operationId] ? `: ${truncate(report.lostJobs[operationId] as string, 160)}` : ''}`,
+      ),
     `delivered            ${n(s.delivered)} of the published events to the subscriber (${n(s.received)} posts); undelivered ${n(s.undelivered)}, duplicates ${n(s.duplicateDeliveries)} (an event under a second delivery id), repeats ${n(s.repeats)} (the same delivery id again)`,
     `rejected             ${n(report.rejected.length)} (bad inputs sent on purpose: ${n(report.sent.badInputs)})`,
     ...report.rejectedByCode.map(
@@ -968,7 +1016,7 @@ function reconciliationLines(
     `dropped              ${n(report.dropped)} contexts before ingest (never sent)`,
     ...(report.hold
       ? [
-          `held                 ${n(report.hold.contexts)} synchronous contexts, each checked against the double before it was published; rolled back ${n(report.hold.rolledBack.length)}; ${n(report.hold.replayed)} re-checked with ReplayJob after a crash hid their check`,
+          `held                 ${n(report.hold.contexts)} synchronous contexts, each checked against the double before it was published; rolled back ${n(report.hold.rolledBack.length)}; ${n(report.hold.replayed)} replayed (ReplayJob) when still held or unreleased 20 s after the sending`,
         ]
       : []),
     `Dataverse            ${n(r.dataverse.requests)} requests to the double, faults injected: ${listed(r.dataverse.faults)}`,
