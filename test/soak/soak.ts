@@ -174,6 +174,9 @@ export interface HoldReport {
   rolledBack: string[];
 }
 
+/** What {@link settleHeld} did: the jobs it replayed, and those it left waiting when it gave up. */
+type Settled = Pick<HoldReport, 'replayed' | 'unsettled'>;
+
 /** What the subscriber received, against what Event Grid accepted. */
 export interface SubscriberReport {
   /** POSTs received (every one answered 200). */
@@ -218,7 +221,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   const reconciled = new Map<string, Map<string, number>>();
   let push: EventGridPush | undefined;
   let project: EventGridPush | undefined;
-  let hold: HoldReport | undefined;
+  let settled: Settled | undefined;
   // With reconciliation or Dataverse faults: the double, whose rows are the workload's rows, on a clock of the soak's.
   const book =
     options.dropRate > 0 || options.dataverseFaultRate > 0 ? new RowBook(seededRandom(options.seed + 6)) : undefined;
@@ -401,8 +404,8 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       clearTimeout(clock);
       await Promise.all(crashing);
       if (book) {
-        hold = await settleHeld(host, progress);
-        if (hold.unsettled > 0) driver.problems.push(`${hold.unsettled} held job(s) were never settled`);
+        settled = await settleHeld(host, progress);
+        if (settled.unsettled > 0) driver.problems.push(`${settled.unsettled} held job(s) were never settled`);
       }
       await push.drain();
       await project?.drain();
@@ -457,12 +460,13 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
             `job ${job.id} ${status}${job.error ? `: ${job.error.code}: ${job.error.message}` : ''}`;
       }
     }
-    if (hold) {
-      hold.rolledBack = (await jobsWithStatus(host, 'rolledBack')).map((job) => job.operationId ?? job.id);
-      hold.contexts = items.filter(
+    const hold: HoldReport | undefined = settled && {
+      ...settled,
+      contexts: items.filter(
         (item) => item.operationId && !item.dropped && JSON.parse(item.body.toString('utf8')).Mode === 0,
-      ).length;
-    }
+      ).length,
+      rolledBack: (await jobsWithStatus(host, 'rolledBack')).map((job) => job.operationId ?? job.id),
+    };
     if (options.hostLog) await writeFile(options.hostLog, host.output());
     return judge({
       options: settings,
@@ -673,7 +677,7 @@ async function rejectedJobs(host: CrashingHost): Promise<SoakReport['rejected']>
  * there {@link HELD_STUCK_MS} after the sending ended (and every as long after) are replayed, and counted. A failed
  * job that was never verified is not touched: it is a delivery the senders gave up, which must count as lost.
  */
-async function settleHeld(host: CrashingHost, progress: (line: string) => void): Promise<HoldReport> {
+async function settleHeld(host: CrashingHost, progress: (line: string) => void): Promise<Settled> {
   const started = performance.now();
   let lastReplay = started;
   let replayed = 0;
@@ -690,10 +694,8 @@ async function settleHeld(host: CrashingHost, progress: (line: string) => void):
   };
   for (;;) {
     const jobs = await waiting();
-    if (jobs?.length === 0) return { contexts: 0, replayed, unsettled: 0, rolledBack: [] };
-    if (jobs && performance.now() - started > HELD_TIMEOUT_MS) {
-      return { contexts: 0, replayed, unsettled: jobs.length, rolledBack: [] };
-    }
+    if (jobs?.length === 0) return { replayed, unsettled: 0 };
+    if (jobs && performance.now() - started > HELD_TIMEOUT_MS) return { replayed, unsettled: jobs.length };
     if (jobs && performance.now() - lastReplay > HELD_STUCK_MS) {
       const listed = jobs
         .slice(0, 3)
