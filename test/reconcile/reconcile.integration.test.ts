@@ -72,7 +72,9 @@ async function world(options: { pageSize?: number } = {}): Promise<World> {
     maxAttempts: 3,
   });
   const api = new WebApiClient(transport);
-  const pipeline = await startPipeline(azurite);
+  // The app's 30 s publish timeout, not the harness's 2 s: a run publishes up to 1,000 events at once, and on a busy
+  // machine (CI's two cores running two suites) one large request could outlast 2 s with no retry.
+  const pipeline = await startPipeline(azurite, { timeoutMs: 30_000 });
   const storage = openStorage({
     kind: 'connectionString',
     connectionString: azurite.connectionString,
