@@ -1,7 +1,6 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { join, sep } from 'node:path';
+import { join, relative, sep } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { APP_DIR, ENTRY_FILE, METAFILE } from '../tools/bundle/bundle.js';
 import { entryPoints } from '../tools/localhost/registrations.js';
 import { REPO_ROOT } from './helpers/localHost.js';
 
@@ -34,7 +33,7 @@ describe('the app as the real Functions host sees it', () => {
 
   it('finds, through package.json main, the one compiled entry file, which bundles every function file', async () => {
     const compiled = await entryPoints(REPO_ROOT);
-    expect(compiled).toEqual([join(REPO_ROOT, APP_DIR, ENTRY_FILE)]);
+    expect(compiled.map((file) => relative(REPO_ROOT, file).split(sep).join('/'))).toEqual(['dist/app/index.js']);
     expect(existsSync(compiled[0] as string)).toBe(true);
     const sources = readdirSync(join(REPO_ROOT, 'functions'))
       .filter((file) => file.endsWith('.ts'))
@@ -42,11 +41,11 @@ describe('the app as the real Functions host sees it', () => {
       .sort();
     expect(sources).toContain('functions/projectChanges.ts');
     // esbuild's metafile of that build: which sources went into the entry file.
-    const metafile = JSON.parse(readFileSync(join(REPO_ROOT, METAFILE), 'utf8')) as {
+    const metafile = JSON.parse(readFileSync(join(REPO_ROOT, 'dist', 'app-meta.json'), 'utf8')) as {
       outputs: Record<string, { inputs: Record<string, unknown> }>;
     };
-    const bundled = Object.keys(metafile.outputs[`${APP_DIR.split(sep).join('/')}/${ENTRY_FILE}`]?.inputs ?? {}).filter(
-      (input) => input.startsWith('functions/'),
+    const bundled = Object.keys(metafile.outputs['dist/app/index.js']?.inputs ?? {}).filter((input) =>
+      input.startsWith('functions/'),
     );
     expect(bundled.sort()).toEqual(sources);
   });

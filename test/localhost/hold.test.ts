@@ -53,15 +53,6 @@ async function postContext(
   return (await answer.json()) as { jobId: string; eventId: string; status: string };
 }
 
-/** `npm start`'s host on the double, its checks 1 s after a hold and the window `windowSeconds` long. */
-function startHoldingHost(windowSeconds: number): Promise<RunningHost> {
-  return startLocalHost({
-    DATAVERSE_URL: dataverse.url,
-    BRIDGE_VERIFY_DELAY_SECONDS: '1',
-    BRIDGE_VERIFY_WINDOW_SECONDS: String(windowSeconds),
-  });
-}
-
 async function jobStatus(host: RunningHost, jobId: string): Promise<string | undefined> {
   const answer = await host.request(`/api/jobs/${jobId}`);
   return answer.status === 200 ? ((await answer.json()) as { status: string }).status : undefined;
@@ -74,7 +65,11 @@ async function publishedIds(host: RunningHost): Promise<string[]> {
 
 describe('npm start holds synchronous contexts and verifies them on its Queue trigger', () => {
   it('publishes the one whose row appears, rolls back the one whose row never does, leaves async alone', async () => {
-    const host = await startHoldingHost(3);
+    const host = await startLocalHost({
+      DATAVERSE_URL: dataverse.url,
+      BRIDGE_VERIFY_DELAY_SECONDS: '1',
+      BRIDGE_VERIFY_WINDOW_SECONDS: '3',
+    });
     try {
       await expect
         .poll(() => host.output(), { timeout: 10_000 })
@@ -103,7 +98,11 @@ describe('npm start holds synchronous contexts and verifies them on its Queue tr
   }, 120_000);
 
   it('a row created and deleted before the checks: both published, the Create once the Delete is projected', async () => {
-    const host = await startHoldingHost(60);
+    const host = await startLocalHost({
+      DATAVERSE_URL: dataverse.url,
+      BRIDGE_VERIFY_DELAY_SECONDS: '1',
+      BRIDGE_VERIFY_WINDOW_SECONDS: '60',
+    });
     try {
       // Dataverse never shows this row to a check: it was gone again within the second.
       const id = randomUUID();

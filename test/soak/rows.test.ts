@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { DataverseDouble } from '../doubles/dataverse.js';
 import { seededRandom } from '../helpers/pipeline.js';
-import { RowBook, rowDifferences, withMode } from './rows.js';
+import { RowBook, rowDifferences } from './rows.js';
 import { buildItems } from './workload.js';
 
 type Raw = Record<string, unknown>;
@@ -86,29 +86,6 @@ describe('the soak rows: contexts consistent with the Dataverse double', () => {
       // The row's last change: context 72 (24 rows, 12 samples), the same sample 72 s later.
       modifiedon: '2026-01-01T00:01:12Z',
     });
-  });
-
-  it('names the synchronous changes whose commit the final rows hide: they are sent as asynchronous', () => {
-    const hidden = book.syncHiddenByFinalState();
-    expect(hidden.size).toBeGreaterThan(0);
-    let kept = 0;
-    for (const context of contexts) {
-      if (context.PrimaryEntityName === 'none') continue;
-      const row = dataverse.row(String(context.PrimaryEntityName), String(context.PrimaryEntityId).toLowerCase());
-      // The check's rule against the double's final row: a Delete needs the row gone, anything else the row there.
-      const shows = context.MessageName === 'Delete' ? row === undefined : row !== undefined;
-      const operationId = String(context.OperationId);
-      if (context.Mode !== 0) expect(hidden.has(operationId)).toBe(false);
-      else if (shows) {
-        expect(hidden.has(operationId)).toBe(false);
-        kept++;
-      } else expect(hidden.has(operationId), operationId).toBe(true);
-    }
-    expect(kept).toBeGreaterThan(0);
-    const first = Buffer.from(JSON.stringify(contexts[0]));
-    const asynchronous = JSON.parse(withMode(first, 1).toString('utf8')) as Raw;
-    expect(asynchronous).toEqual({ ...contexts[0], Mode: 1 });
-    expect(Object.keys(asynchronous)).toEqual(Object.keys(contexts[0] as Raw));
   });
 
   it('turns a share of the changes to existing rows into Deletes of the row', () => {

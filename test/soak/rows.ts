@@ -1,5 +1,4 @@
 import type { ColumnSeed, ColumnType, DataverseDouble, TableSeed } from '../doubles/dataverse.js';
-import { dataContractJson } from '../helpers/contexts.js';
 
 /**
  * The soak's rows, kept the way Dataverse keeps them. With reconciliation or Dataverse faults on, every context the
@@ -27,8 +26,6 @@ export interface RowWrite {
   row: Raw | undefined;
   /** The OperationId of the context that carries the change. */
   operationId: string;
-  /** The context is a synchronous step's (`Mode` 0): the bridge holds it until Dataverse shows it committed. */
-  sync: boolean;
 }
 
 /** The rows the soak's contexts change, the changes in order, and the tables and columns they need. */
@@ -75,14 +72,7 @@ export class RowBook {
 
     if (before !== undefined && this.random() < this.deleteShare) {
       this.rows.set(key, undefined);
-      this.writes.push({
-        table,
-        id,
-        time,
-        row: undefined,
-        operationId: String(context.OperationId),
-        sync: isSync(context),
-      });
+      this.writes.push({ table, id, time, row: undefined, operationId: String(context.OperationId) });
       return {
         ...context,
         MessageName: 'Delete',
@@ -118,7 +108,7 @@ export class RowBook {
     after.modifiedon = `/Date(${time})/`;
     for (const [column, value] of Object.entries(after)) this.note(table, column, value);
     this.rows.set(key, after);
-    this.writes.push({ table, id, time, row: after, operationId: String(context.OperationId), sync: isSync(context) });
+    this.writes.push({ table, id, time, row: after, operationId: String(context.OperationId) });
     return {
       ...context,
       InputParameters: inputs.map((p) =>
@@ -173,22 +163,6 @@ export class RowBook {
       .map(([key]) => key);
   }
 
-  /**
-   * The synchronous changes whose commit the double's final rows do not show: a Create or Update of a row deleted at
-   * the end, a Delete of a row created again later. The double holds only the final rows, before the first post, and
-   * the soak shuffles every post over the whole run, so such a change's check could find nothing of it for minutes
-   * and rightly roll it back; the soak sends these as asynchronous steps' instead (see `withMode`).
-   */
-  syncHiddenByFinalState(): Set<string> {
-    const hidden = new Set<string>();
-    for (const write of this.writes) {
-      if (!write.sync) continue;
-      const final = this.rows.get(`${write.table}/${write.id}`);
-      if ((write.row === undefined) !== (final === undefined)) hidden.add(write.operationId);
-    }
-    return hidden;
-  }
-
   private primaryId(table: string): string {
     return this.primaryIds.get(table) ?? `${table}id`;
   }
@@ -209,16 +183,6 @@ export class RowBook {
     if (!known || (known.type === 'String' && value !== null && seed.type !== 'String')) columns.set(column, seed);
     else if (seed.targets && known.targets) known.targets = [...new Set([...known.targets, ...seed.targets])];
   }
-}
-
-function isSync(context: Raw): boolean {
-  return context.Mode === 0;
-}
-
-/** A context's bytes with its `Mode` set (0 synchronous, 1 asynchronous), everything else as it was. */
-export function withMode(body: Buffer, mode: 0 | 1): Buffer {
-  const context = JSON.parse(body.toString('utf8')) as Raw;
-  return Buffer.from(dataContractJson({ ...context, Mode: mode }));
 }
 
 /** An Entity in DataContract JSON with these columns. */

@@ -66,10 +66,6 @@ describe('npm run soak, small: every fault class at once', () => {
     expect(Object.values(report.eventGrid.faults).reduce((a, b) => a + b, 0)).toBeGreaterThan(0);
     expect(report.hostErrors).toEqual([]);
     expect(report.latencyMs.p50).toBeLessThanOrEqual(report.latencyMs.p99);
-    // Synchronous contexts were held, checked against the double, and every one published.
-    expect(report.hold?.contexts).toBeGreaterThan(0);
-    expect(report.hold?.rolledBack).toEqual([]);
-    expect(report.hold?.unsettled).toBe(0);
     expect(formatReport(report).at(-1)).toBe('OK: nothing lost, nothing duplicated, every row converged.');
   }, 300_000);
 });
@@ -191,15 +187,11 @@ describe('judging a soak run', () => {
         },
         rejected: [],
         hostOutput: 'POST /api/jobs 500 3 ms\n',
-        unfinished: { 'op-b': 'job 0123 failed: EventGridUnavailable: down', 'op-z': 'job 4567 received' },
       }),
     );
     expect(report.ok).toBe(false);
     expect(report.lost).toBe(1);
     expect(report.lostContexts).toEqual(['op-b']);
-    // The job the app kept for the lost context, to look into it (only for lost ones).
-    expect(report.lostJobs).toEqual({ 'op-b': 'job 0123 failed: EventGridUnavailable: down' });
-    expect(formatReport(report)).toContain('  e.g. context op-b: job 0123 failed: EventGridUnavailable: down');
     expect(report.duplicatesPublished).toBe(1);
     expect(report.underTwoIds).toEqual([{ operationId: 'op-a', eventIds: ['ev-a', 'ev-a2'] }]);
     expect(formatReport(report)).toContain('  e.g. context op-a: events ev-a, ev-a2');
@@ -327,13 +319,6 @@ describe('judging a soak run', () => {
     expect(formatReport(failed)).toContain('  e.g. account/b: name: "A" in the bridge, "B" in Dataverse');
     const none = judge({ ...run, reconciliation: { ...reconciliation, run: undefined, failedRuns: 10 } });
     expect(none.failures).toContain('no reconciliation run succeeded (10 failed)');
-
-    // Every synchronous context committed: one recorded rolledBack fails the run.
-    const held = judge({ ...run, hold: { contexts: 3, replayed: 1, unsettled: 0, rolledBack: [] } });
-    expect(held.failures).toEqual([]);
-    expect(formatReport(held).join('\n')).toContain('held                 3 synchronous contexts');
-    const rolledBack = judge({ ...run, hold: { contexts: 3, replayed: 0, unsettled: 0, rolledBack: ['op-a'] } });
-    expect(rolledBack.failures).toEqual(['1 synchronous context(s) recorded rolledBack, though they committed']);
   });
 
   it('takes nearest-rank percentiles', () => {
